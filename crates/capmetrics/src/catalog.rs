@@ -1,0 +1,144 @@
+//! Processing days from a data source, with each metadata file loaded once and shared.
+//!
+//! A year of days uses a handful of stops and schedule files, and a schedule takes far longer to
+//! load than a day takes to process. The catalog keeps every file it has loaded, keyed by name,
+//! each behind its own lock: when several threads want the same file at once, one loads it and
+//! the others wait for it instead of loading it again. Failures are not kept, so a file that
+//! could not be fetched is tried again by the next day that needs it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::date::Date;
+use crate::diagnostics::Diagnostics;
+use crate::error::{Error, Result};
+use crate::input::Input;
+use crate::metadata::{MetadataKind, choose};
+use crate::process::process_day;
+use crate::schedule::Schedule;
+use crate::source::DataSource;
+use crate::stops::Stops;
+
+type Slot<T> = Arc<Mutex<Option<Arc<T>>>>;
+
+/// A data source plus the metadata files loaded from it so far.
+pub struct Catalog<S> {
+    source: S,
+    stops: Mutex<HashMap<String, Slot<Stops>>>,
+    schedules: Mutex<HashMap<String, Slot<Schedule>>>,
+}
+
+impl<S> std::fmt::Debug for Catalog<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").finish_non_exhaustive()
+    }
+}
+
+/// The files a day was processed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayFiles {
+    pub positions: String,
+    pub stops: String,
+    pub schedule: String,
+}
+
+/// A processed day: its CSV and what happened to its rows.
+#[derive(Debug, Clone)]
+pub struct DayOutput {
+    pub day: Date,
+    pub csv: Vec<u8>,
+    pub diagnostics: Diagnostics,
+    pub files: DayFiles,
+    /// Time spent processing, excluding metadata loading.
+    pub elapsed: Duration,
+}
+
+impl<S: DataSource> Catalog<S> {
+    pub fn new(source: S) -> Catalog<S> {
+        Catalog { source, stops: Mutex::default(), schedules: Mutex::default() }
+    }
+
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// Processes one day. A day without a positions file fails with
+    /// [`Error::NoPositions`]; nothing is written anywhere.
+    pub fn process(&self, day: Date) -> Result<DayOutput> {
+        let positions = self.positions(day)?;
+        let (stops_name, stops) = self.metadata(day, MetadataKind::Stops, &self.stops, Stops::parse)?;
+        let (schedule_name, schedule) =
+            self.metadata(day, MetadataKind::Schedule, &self.schedules, Schedule::parse)?;
+        let started = Instant::now();
+        let mut csv = Vec::new();
+        let diagnostics = process_day(&positions, &stops, &schedule, &mut csv)?;
+        Ok(DayOutput {
+            day,
+            csv,
+            diagnostics,
+            files: DayFiles {
+                positions: positions.name().to_owned(),
+                stops: stops_name,
+                schedule: schedule_name,
+            },
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Reads the day's positions file (`YYYY-MM-DD.csv`, else `.csv.gz`).
+    pub fn positions(&self, day: Date) -> Result<Input> {
+        for suffix in [".csv", ".csv.gz"] {
+            if let Some(input) = self.source.read("vehicle_positions", &format!("{day}{suffix}"))? {
+                return Ok(input);
+            }
+        }
+        Err(Error::NoPositions { day, dir: self.source.location() })
+    }
+
+    /// Loads (or reuses) the stops file for `day`.
+    pub fn stops_for(&self, day: Date) -> Result<Arc<Stops>> {
+        Ok(self.metadata(day, MetadataKind::Stops, &self.stops, Stops::parse)?.1)
+    }
+
+    /// Loads (or reuses) the schedule file for `day`.
+    pub fn schedule_for(&self, day: Date) -> Result<Arc<Schedule>> {
+        Ok(self.metadata(day, MetadataKind::Schedule, &self.schedules, Schedule::parse)?.1)
+    }
+
+    fn metadata<T>(
+        &self,
+        day: Date,
+        kind: MetadataKind,
+        cache: &Mutex<HashMap<String, Slot<T>>>,
+        parse: fn(&Input) -> Result<T>,
+    ) -> Result<(String, Arc<T>)> {
+        let names = self.source.list(kind.folder())?;
+        let Some(name) = choose(kind, day, names.iter().map(String::as_str)) else {
+            return Err(Error::NoMetadata {
+                day,
+                kind: kind.folder(),
+                dir: format!("{}/{}", self.source.location(), kind.folder()),
+            });
+        };
+        let slot = Arc::clone(
+            cache.lock().unwrap_or_else(PoisonError::into_inner).entry(name.to_owned()).or_default(),
+        );
+        // Holding the file's own lock while loading makes concurrent users wait for this load.
+        let mut loaded = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(table) = loaded.as_ref() {
+            return Ok((name.to_owned(), Arc::clone(table)));
+        }
+        let Some(input) = self.source.read(kind.folder(), name)? else {
+            // Listed but gone by the time it was read.
+            return Err(Error::NoMetadata {
+                day,
+                kind: kind.folder(),
+                dir: format!("{}/{}", self.source.location(), kind.folder()),
+            });
+        };
+        let table = Arc::new(parse(&input)?);
+        *loaded = Some(Arc::clone(&table));
+        Ok((name.to_owned(), table))
+    }
+}

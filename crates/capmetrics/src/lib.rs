@@ -1,0 +1,49 @@
+//! CapMetrics day processing: match each vehicle position to its trip's nearest scheduled stop,
+//! compute the schedule deviation, and keep one row per (trip, stop), exactly as the Python
+//! program it replaces did (see `SPEC.md` in the repository's `docs/`).
+//!
+//! The crate is pure and synchronous. It reads bytes that someone else fetched (from disk, S3 or
+//! HTTP) and writes bytes someone else stores; it never touches the network.
+
+/// The one error type; every variant names the file, line and column where it can.
+pub mod error;
+/// Civil dates and day specs such as `2016-11-24..2016-11-27`.
+pub mod date;
+/// Position timestamps and schedule arrival times.
+pub mod timestamp;
+/// One input file in memory, gzip or plain.
+pub mod input;
+/// Reading a CSV with a header, with errors that point at the cell.
+mod table;
+/// Grouping row numbers by key, in file order.
+mod index;
+/// The stops table.
+pub mod stops;
+/// The schedule table, indexed by trip.
+pub mod schedule;
+/// One day of vehicle positions.
+mod positions;
+/// The day processor itself.
+pub mod process;
+/// Output formatting and atomic writes.
+pub mod output;
+/// Row counts per drop reason.
+pub mod diagnostics;
+/// Which stops and schedule files cover a day.
+pub mod metadata;
+/// Data folders: the trait, and its local-disk implementation.
+pub mod source;
+/// Processing days with metadata loaded once and shared.
+pub mod catalog;
+/// The equivalence rule for comparing outputs.
+pub mod equivalence;
+
+pub use catalog::{Catalog, DayFiles, DayOutput};
+pub use date::{Date, parse_day_spec};
+pub use diagnostics::{Diagnostics, DropReason};
+pub use error::{Error, Result};
+pub use input::Input;
+pub use process::process_day;
+pub use schedule::Schedule;
+pub use source::{DataSource, LocalDir};
+pub use stops::Stops;
