@@ -50,13 +50,19 @@ pub struct DayOutput {
     pub csv: Vec<u8>,
     pub diagnostics: Diagnostics,
     pub files: DayFiles,
-    /// Time spent processing, excluding metadata loading.
+    /// Time spent reading and processing the day, excluding metadata.
     pub elapsed: Duration,
+    /// Time spent loading metadata files or waiting for another thread to load them.
+    pub metadata_wait: Duration,
 }
 
 impl<S: DataSource> Catalog<S> {
     pub fn new(source: S) -> Catalog<S> {
-        Catalog { source, stops: Mutex::default(), schedules: Mutex::default() }
+        Catalog {
+            source,
+            stops: Mutex::default(),
+            schedules: Mutex::default(),
+        }
     }
 
     pub fn source(&self) -> &S {
@@ -66,11 +72,18 @@ impl<S: DataSource> Catalog<S> {
     /// Processes one day. A day without a positions file fails with
     /// [`Error::NoPositions`]; nothing is written anywhere.
     pub fn process(&self, day: Date) -> Result<DayOutput> {
-        let positions = self.positions(day)?;
-        let (stops_name, stops) = self.metadata(day, MetadataKind::Stops, &self.stops, Stops::parse)?;
-        let (schedule_name, schedule) =
-            self.metadata(day, MetadataKind::Schedule, &self.schedules, Schedule::parse)?;
         let started = Instant::now();
+        let positions = self.positions(day)?;
+        let metadata_started = Instant::now();
+        let (stops_name, stops) =
+            self.metadata(day, MetadataKind::Stops, &self.stops, Stops::parse)?;
+        let (schedule_name, schedule) = self.metadata(
+            day,
+            MetadataKind::Schedule,
+            &self.schedules,
+            Schedule::parse,
+        )?;
+        let metadata_wait = metadata_started.elapsed();
         let mut csv = Vec::new();
         let diagnostics = process_day(&positions, &stops, &schedule, &mut csv)?;
         Ok(DayOutput {
@@ -82,28 +95,44 @@ impl<S: DataSource> Catalog<S> {
                 stops: stops_name,
                 schedule: schedule_name,
             },
-            elapsed: started.elapsed(),
+            elapsed: started.elapsed().saturating_sub(metadata_wait),
+            metadata_wait,
         })
     }
 
     /// Reads the day's positions file (`YYYY-MM-DD.csv`, else `.csv.gz`).
     pub fn positions(&self, day: Date) -> Result<Input> {
         for suffix in [".csv", ".csv.gz"] {
-            if let Some(input) = self.source.read("vehicle_positions", &format!("{day}{suffix}"))? {
+            if let Some(input) = self
+                .source
+                .read("vehicle_positions", &format!("{day}{suffix}"))?
+            {
                 return Ok(input);
             }
         }
-        Err(Error::NoPositions { day, dir: self.source.location() })
+        Err(Error::NoPositions {
+            day,
+            dir: self.source.location(),
+        })
     }
 
     /// Loads (or reuses) the stops file for `day`.
     pub fn stops_for(&self, day: Date) -> Result<Arc<Stops>> {
-        Ok(self.metadata(day, MetadataKind::Stops, &self.stops, Stops::parse)?.1)
+        Ok(self
+            .metadata(day, MetadataKind::Stops, &self.stops, Stops::parse)?
+            .1)
     }
 
     /// Loads (or reuses) the schedule file for `day`.
     pub fn schedule_for(&self, day: Date) -> Result<Arc<Schedule>> {
-        Ok(self.metadata(day, MetadataKind::Schedule, &self.schedules, Schedule::parse)?.1)
+        Ok(self
+            .metadata(
+                day,
+                MetadataKind::Schedule,
+                &self.schedules,
+                Schedule::parse,
+            )?
+            .1)
     }
 
     fn metadata<T>(
@@ -122,7 +151,11 @@ impl<S: DataSource> Catalog<S> {
             });
         };
         let slot = Arc::clone(
-            cache.lock().unwrap_or_else(PoisonError::into_inner).entry(name.to_owned()).or_default(),
+            cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(name.to_owned())
+                .or_default(),
         );
         // Holding the file's own lock while loading makes concurrent users wait for this load.
         let mut loaded = slot.lock().unwrap_or_else(PoisonError::into_inner);

@@ -25,7 +25,11 @@ pub enum DateError {
     #[error("the day spec is empty")]
     Empty,
     #[error("day spec `{spec}` covers {count} days; the limit is {limit}")]
-    TooMany { spec: String, count: i64, limit: i64 },
+    TooMany {
+        spec: String,
+        count: i64,
+        limit: i64,
+    },
 }
 
 impl Date {
@@ -37,7 +41,9 @@ impl Date {
         if !(-100_000..=100_000).contains(&year) {
             return None;
         }
-        Some(Date { days: days_from_civil(year, month, day) })
+        Some(Date {
+            days: days_from_civil(year, month, day),
+        })
     }
 
     /// The date `days` days after 1970-01-01.
@@ -57,7 +63,9 @@ impl Date {
 
     /// The date `n` days later (or earlier, for negative `n`).
     pub fn add_days(self, n: i32) -> Date {
-        Date { days: self.days + n }
+        Date {
+            days: self.days + n,
+        }
     }
 
     /// ISO weekday: Monday = 1 … Sunday = 7.
@@ -128,7 +136,8 @@ impl FromStr for Date {
             return Err(DateError::Syntax(text.to_owned()));
         }
         let num = |r: std::ops::Range<usize>| {
-            b[r].iter().fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0'))
+            b[r].iter()
+                .fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0'))
         };
         Date::from_ymd(num(0..4) as i32, num(5..7), num(8..10))
             .ok_or_else(|| DateError::OutOfRange(text.to_owned()))
@@ -228,7 +237,14 @@ mod tests {
         assert_eq!(d.iso_weekday(), 4, "2016-11-24 was a Thursday");
         assert_eq!(d.add_days(7).to_string(), "2016-12-01");
         assert_eq!("2015-03-08".parse::<Date>().unwrap().iso_weekday(), 7);
-        assert_eq!("2016-02-29".parse::<Date>().unwrap().add_days(1).to_string(), "2016-03-01");
+        assert_eq!(
+            "2016-02-29"
+                .parse::<Date>()
+                .unwrap()
+                .add_days(1)
+                .to_string(),
+            "2016-03-01"
+        );
         assert_eq!(Date::from_day_number(0).to_string(), "1970-01-01");
         for n in -800_000..800_000 {
             if n % 997 == 0 {
@@ -246,10 +262,22 @@ mod tests {
 
     #[test]
     fn rejects_bad_dates() {
-        assert!(matches!("2016-02-30".parse::<Date>(), Err(DateError::OutOfRange(_))));
-        assert!(matches!("2016-13-01".parse::<Date>(), Err(DateError::OutOfRange(_))));
-        assert!(matches!("2016-1-01".parse::<Date>(), Err(DateError::Syntax(_))));
-        assert!(matches!("yesterday".parse::<Date>(), Err(DateError::Syntax(_))));
+        assert!(matches!(
+            "2016-02-30".parse::<Date>(),
+            Err(DateError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            "2016-13-01".parse::<Date>(),
+            Err(DateError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            "2016-1-01".parse::<Date>(),
+            Err(DateError::Syntax(_))
+        ));
+        assert!(matches!(
+            "yesterday".parse::<Date>(),
+            Err(DateError::Syntax(_))
+        ));
         assert_eq!(Date::parse_compact("2016113"), None);
     }
 
@@ -267,10 +295,22 @@ mod tests {
             days("2016-11-27, 2016-11-24..2016-11-25,2016-11-24").unwrap(),
             ["2016-11-27", "2016-11-24", "2016-11-25"]
         );
-        assert_eq!(days("2016-12-31..2017-01-01").unwrap(), ["2016-12-31", "2017-01-01"]);
-        assert!(matches!(parse_day_spec("2016-11-26..2016-11-24"), Err(DateError::Backwards(_))));
+        assert_eq!(
+            days("2016-12-31..2017-01-01").unwrap(),
+            ["2016-12-31", "2017-01-01"]
+        );
+        assert!(matches!(
+            parse_day_spec("2016-11-26..2016-11-24"),
+            Err(DateError::Backwards(_))
+        ));
         assert!(matches!(parse_day_spec(" , "), Err(DateError::Empty)));
-        assert!(matches!(parse_day_spec("0001-01-01..9999-01-01"), Err(DateError::TooMany { .. })));
-        assert!(matches!(parse_day_spec("2016-11-24..x"), Err(DateError::Syntax(_))));
+        assert!(matches!(
+            parse_day_spec("0001-01-01..9999-01-01"),
+            Err(DateError::TooMany { .. })
+        ));
+        assert!(matches!(
+            parse_day_spec("2016-11-24..x"),
+            Err(DateError::Syntax(_))
+        ));
     }
 }

@@ -6,11 +6,28 @@
 
 use std::fmt;
 
+use crate::input::Input;
+use crate::table::Table;
+
 /// Columns compared as decimals.
-const DECIMAL: [&str; 6] = ["speed", "latitude", "longitude", "stop_lat", "stop_lon", "distance_to_stop"];
+const DECIMAL: [&str; 6] = [
+    "speed",
+    "latitude",
+    "longitude",
+    "stop_lat",
+    "stop_lon",
+    "distance_to_stop",
+];
 /// Columns compared as numbers, so `48.0` equals `48`.
-const NUMERIC_INT: [&str; 7] =
-    ["vehicle_id", "route_id", "trip_id", "stop_id", "sched_dev", "dayofweek", "hourofday"];
+const NUMERIC_INT: [&str; 7] = [
+    "vehicle_id",
+    "route_id",
+    "trip_id",
+    "stop_id",
+    "sched_dev",
+    "dayofweek",
+    "hourofday",
+];
 const TOLERANCE: f64 = 1e-9;
 const MAX_REPORTED: usize = 10;
 
@@ -39,45 +56,76 @@ impl std::error::Error for Mismatch {}
 
 /// Compares two processed-day CSVs. Returns the number of data rows when they are equivalent.
 pub fn compare(expected: &[u8], actual: &[u8]) -> Result<usize, Mismatch> {
-    let shape = |line: String| Mismatch { first: vec![line], differing_fields: 0 };
-    let mut exp = records(expected).map_err(|e| shape(format!("expected file: {e}")))?.into_iter();
-    let mut act = records(actual).map_err(|e| shape(format!("actual file: {e}")))?.into_iter();
-    let (h_exp, h_act) = (exp.next().unwrap_or_default(), act.next().unwrap_or_default());
+    let shape = |line: String| Mismatch {
+        first: vec![line],
+        differing_fields: 0,
+    };
+    let mut exp = records(expected)
+        .map_err(|e| shape(format!("expected file: {e}")))?
+        .into_iter();
+    let mut act = records(actual)
+        .map_err(|e| shape(format!("actual file: {e}")))?
+        .into_iter();
+    let (h_exp, h_act) = (
+        exp.next().unwrap_or_default(),
+        act.next().unwrap_or_default(),
+    );
     if h_exp != h_act {
-        return Err(shape(format!("header differs:\n  expected {h_exp:?}\n  actual   {h_act:?}")));
+        return Err(shape(format!(
+            "header differs:\n  expected {h_exp:?}\n  actual   {h_act:?}"
+        )));
     }
     let kinds: Vec<Kind> = h_exp.iter().map(|c| Kind::of(c)).collect();
-    let mut mismatch = Mismatch { first: Vec::new(), differing_fields: 0 };
+    let mut mismatch = Mismatch {
+        first: Vec::new(),
+        differing_fields: 0,
+    };
     let mut rows = 0;
     for line in 2.. {
         let (e, a) = match (exp.next(), act.next()) {
             (None, None) => break,
             (Some(_), None) => return Err(shape(format!("line {line}: actual file ended early"))),
-            (None, Some(_)) => return Err(shape(format!("line {line}: expected file ended early"))),
+            (None, Some(_)) => {
+                return Err(shape(format!("line {line}: expected file ended early")));
+            }
             (Some(e), Some(a)) => (e, a),
         };
         rows += 1;
         if e.len() != a.len() {
-            return Err(shape(format!("line {line}: {} fields expected, {} found", e.len(), a.len())));
+            return Err(shape(format!(
+                "line {line}: {} fields expected, {} found",
+                e.len(),
+                a.len()
+            )));
         }
         for ((column, kind), (x, y)) in h_exp.iter().zip(&kinds).zip(e.iter().zip(&a)) {
             if !kind.same(x, y) {
                 mismatch.differing_fields += 1;
                 if mismatch.first.len() < MAX_REPORTED {
-                    mismatch.first.push(format!("line {line}, {column}: expected {x:?}, actual {y:?}"));
+                    mismatch.first.push(format!(
+                        "line {line}, {column}: expected {x:?}, actual {y:?}"
+                    ));
                 }
             }
         }
     }
-    if mismatch.differing_fields > 0 { Err(mismatch) } else { Ok(rows) }
+    if mismatch.differing_fields > 0 {
+        Err(mismatch)
+    } else {
+        Ok(rows)
+    }
 }
 
-fn records(data: &[u8]) -> Result<Vec<Vec<String>>, csv::Error> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(data);
-    reader
-        .records()
-        .map(|r| r.map(|record| record.iter().map(str::to_owned).collect()))
-        .collect()
+/// The header and then every row, as text. Rows may differ in length from the header; that
+/// is reported by the caller as a shape difference.
+fn records(data: &[u8]) -> Result<Vec<Vec<String>>, crate::Error> {
+    let input = Input::from_bytes("csv", data.to_vec())?;
+    let mut table = Table::open(&input)?;
+    let mut records = vec![table.header().to_vec()];
+    while let Some(row) = table.next_row_any_length()? {
+        records.push((0..row.len()).map(|i| row.text(i).to_owned()).collect());
+    }
+    Ok(records)
 }
 
 #[derive(Clone, Copy)]
@@ -138,7 +186,17 @@ mod tests {
         let err = compare(&a, &b).unwrap_err();
         assert_eq!(err.differing_fields, 3);
         assert!(err.first[0].contains("line 2, sched_dev"), "{err}");
-        assert!(compare(&a, &file("1,48,0.1789,A\n")).unwrap_err().to_string().contains("ended early"));
-        assert!(compare(&a, b"x\n").unwrap_err().to_string().contains("header differs"));
+        assert!(
+            compare(&a, &file("1,48,0.1789,A\n"))
+                .unwrap_err()
+                .to_string()
+                .contains("ended early")
+        );
+        assert!(
+            compare(&a, b"x\n")
+                .unwrap_err()
+                .to_string()
+                .contains("header differs")
+        );
     }
 }

@@ -19,17 +19,44 @@ pub enum Error {
     #[error("{file}: the file is empty; expected a header line")]
     NoHeader { file: String },
     #[error("{file}, line 1: missing column `{column}` (the header has: {header})")]
-    MissingColumn { file: String, column: &'static str, header: String },
+    MissingColumn {
+        file: String,
+        column: &'static str,
+        header: String,
+    },
     #[error("{file}, line {line}: expected {expected} fields as in the header, found {found}")]
-    FieldCount { file: String, line: u64, expected: usize, found: usize },
+    FieldCount {
+        file: String,
+        line: u64,
+        expected: usize,
+        found: usize,
+    },
     #[error("{file}, line {line}, column `{column}`: invalid UTF-8")]
-    Utf8 { file: String, line: u64, column: String },
+    Utf8 {
+        file: String,
+        line: u64,
+        column: String,
+    },
     #[error("{file}, line {line}, column `{column}`: {problem}: {value:?}")]
-    Field { file: String, line: u64, column: &'static str, problem: String, value: String },
+    Field {
+        file: String,
+        line: u64,
+        column: &'static str,
+        problem: String,
+        value: String,
+    },
     #[error("{file}, line {line}: malformed CSV: {detail}")]
-    Csv { file: String, line: u64, detail: String },
+    Csv {
+        file: String,
+        line: u64,
+        detail: String,
+    },
     #[error("day {day}: no {kind} file covers this day in {dir}")]
-    NoMetadata { day: Date, kind: &'static str, dir: String },
+    NoMetadata {
+        day: Date,
+        kind: &'static str,
+        dir: String,
+    },
     #[error("day {day}: no vehicle positions file ({dir}/vehicle_positions/{day}.csv or .csv.gz)")]
     NoPositions { day: Date, dir: String },
     #[error("cannot fetch {file}: {detail}")]

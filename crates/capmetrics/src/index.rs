@@ -11,6 +11,9 @@ use rustc_hash::FxHashMap;
 #[derive(Debug, Default, Clone)]
 pub(crate) struct GroupIndex {
     slot_of: FxHashMap<u64, u32>,
+    /// When the keys are small numbers (stop ids are), `slot_of` as a plain array indexed by
+    /// key, with `u32::MAX` for absent keys: a lookup is then one load instead of a hash probe.
+    dense: Vec<u32>,
     /// Group `g` is `rows[starts[g]..starts[g + 1]]`.
     starts: Vec<u32>,
     rows: Vec<u32>,
@@ -49,13 +52,38 @@ impl GroupIndex {
             rows[*at as usize] = row as u32;
             *at += 1;
         }
-        GroupIndex { slot_of, starts, rows, keys: group_keys }
+        let max_key = group_keys.iter().copied().max().unwrap_or(0);
+        let dense = if max_key < 1 << 20 && max_key <= 16 * group_keys.len() as u64 {
+            let mut dense = vec![u32::MAX; max_key as usize + 1];
+            for (slot, &key) in group_keys.iter().enumerate() {
+                dense[key as usize] = slot as u32;
+            }
+            dense
+        } else {
+            Vec::new()
+        };
+        GroupIndex {
+            slot_of,
+            dense,
+            starts,
+            rows,
+            keys: group_keys,
+        }
     }
 
     /// The rows with this key, in ascending order (empty if the key never occurs).
     pub(crate) fn rows(&self, key: u64) -> &[u32] {
-        match self.slot_of.get(&key) {
-            Some(&slot) => self.group(slot as usize),
+        let slot = if self.dense.is_empty() {
+            self.slot_of.get(&key).copied()
+        } else {
+            usize::try_from(key)
+                .ok()
+                .and_then(|k| self.dense.get(k))
+                .copied()
+                .filter(|&s| s != u32::MAX)
+        };
+        match slot {
+            Some(slot) => self.group(slot as usize),
             None => &[],
         }
     }
@@ -91,5 +119,14 @@ mod tests {
         assert_eq!(index.key(2), 9);
         let empty = GroupIndex::build(&[]);
         assert_eq!(empty.len(), 0);
+        assert!(empty.rows(0).is_empty());
+        // Large, sparse keys use the hash map.
+        let sparse = GroupIndex::build(&[u64::MAX, 5, u64::MAX]);
+        assert!(sparse.dense.is_empty());
+        assert_eq!(sparse.rows(u64::MAX), [0, 2]);
+        assert_eq!(sparse.rows(5), [1]);
+        assert!(sparse.rows(6).is_empty());
+        assert!(!index.dense.is_empty());
+        assert!(index.rows(8).is_empty() && index.rows(1 << 40).is_empty());
     }
 }

@@ -32,7 +32,10 @@ impl Input {
         let mut bytes = Vec::with_capacity(raw.len().saturating_mul(8));
         match MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut bytes) {
             Ok(_) => Ok(Input { name, bytes }),
-            Err(e) => Err(Error::Gzip { file: name, detail: e.to_string() }),
+            Err(e) => Err(Error::Gzip {
+                file: name,
+                detail: e.to_string(),
+            }),
         }
     }
 

@@ -5,38 +5,40 @@
 //! The crate is pure and synchronous. It reads bytes that someone else fetched (from disk, S3 or
 //! HTTP) and writes bytes someone else stores; it never touches the network.
 
-/// The one error type; every variant names the file, line and column where it can.
-pub mod error;
+/// Processing days with metadata loaded once and shared.
+pub mod catalog;
 /// Civil dates and day specs such as `2016-11-24..2016-11-27`.
 pub mod date;
-/// Position timestamps and schedule arrival times.
-pub mod timestamp;
-/// One input file in memory, gzip or plain.
-pub mod input;
-/// Reading a CSV with a header, with errors that point at the cell.
-mod table;
+/// Row counts per drop reason.
+pub mod diagnostics;
+/// The equivalence rule for comparing outputs.
+pub mod equivalence;
+/// The one error type; every variant names the file, line and column where it can.
+pub mod error;
 /// Grouping row numbers by key, in file order.
 mod index;
-/// The stops table.
-pub mod stops;
-/// The schedule table, indexed by trip.
-pub mod schedule;
+/// One input file in memory, gzip or plain.
+pub mod input;
+/// Which stops and schedule files cover a day.
+pub mod metadata;
+/// Decimal parsing with a fast path.
+mod number;
+/// Output formatting and atomic writes.
+pub mod output;
 /// One day of vehicle positions.
 mod positions;
 /// The day processor itself.
 pub mod process;
-/// Output formatting and atomic writes.
-pub mod output;
-/// Row counts per drop reason.
-pub mod diagnostics;
-/// Which stops and schedule files cover a day.
-pub mod metadata;
+/// The schedule table, indexed by trip.
+pub mod schedule;
 /// Data folders: the trait, and its local-disk implementation.
 pub mod source;
-/// Processing days with metadata loaded once and shared.
-pub mod catalog;
-/// The equivalence rule for comparing outputs.
-pub mod equivalence;
+/// The stops table.
+pub mod stops;
+/// Reading a CSV with a header, with errors that point at the cell.
+mod table;
+/// Position timestamps and schedule arrival times.
+pub mod timestamp;
 
 pub use catalog::{Catalog, DayFiles, DayOutput};
 pub use date::{Date, parse_day_spec};

@@ -33,7 +33,10 @@ impl fmt::Display for MetadataKind {
 
 /// The date range a metadata file name claims to cover, or `None` if the name is not one.
 pub fn covered_range(kind: MetadataKind, name: &str) -> Option<(Date, Date)> {
-    let stem = name.strip_suffix(".gz").unwrap_or(name).strip_suffix(".csv")?;
+    let stem = name
+        .strip_suffix(".gz")
+        .unwrap_or(name)
+        .strip_suffix(".csv")?;
     let range = stem.strip_prefix(kind.folder())?.strip_prefix('_')?;
     let (start, end) = range.split_once('_')?;
     let (start, end) = (Date::parse_compact(start)?, Date::parse_compact(end)?);
@@ -75,28 +78,58 @@ mod tests {
 
     #[test]
     fn spec_examples() {
-        assert_eq!(pick("2016-03-22"), Some("schedule_20160110_20160604.csv.gz"));
-        assert_eq!(pick("2016-08-02"), Some("schedule_20160110_20160820.csv.gz"));
+        assert_eq!(
+            pick("2016-03-22"),
+            Some("schedule_20160110_20160604.csv.gz")
+        );
+        assert_eq!(
+            pick("2016-08-02"),
+            Some("schedule_20160110_20160820.csv.gz")
+        );
         assert_eq!(pick("2015-09-06"), None);
         assert_eq!(pick("2017-03-16"), None);
-        assert_eq!(pick("2016-11-24"), Some("schedule_20160821_20170121.csv.gz"));
+        assert_eq!(
+            pick("2016-11-24"),
+            Some("schedule_20160821_20170121.csv.gz")
+        );
         // Both ends are inclusive.
-        assert_eq!(pick("2014-08-24"), Some("schedule_20140824_20150606.csv.gz"));
-        assert_eq!(pick("2017-01-21"), Some("schedule_20160821_20170121.csv.gz"));
+        assert_eq!(
+            pick("2014-08-24"),
+            Some("schedule_20140824_20150606.csv.gz")
+        );
+        assert_eq!(
+            pick("2017-01-21"),
+            Some("schedule_20160821_20170121.csv.gz")
+        );
     }
 
     #[test]
     fn latest_start_then_earliest_end() {
-        let names = ["stops_20160101_20161231.csv", "stops_20160601_20170101.csv", "stops_20160601_20160701.csv"];
+        let names = [
+            "stops_20160101_20161231.csv",
+            "stops_20160601_20170101.csv",
+            "stops_20160601_20160701.csv",
+        ];
         let day = "2016-06-15".parse().unwrap();
-        assert_eq!(choose(MetadataKind::Stops, day, names), Some("stops_20160601_20160701.csv"));
+        assert_eq!(
+            choose(MetadataKind::Stops, day, names),
+            Some("stops_20160601_20160701.csv")
+        );
         let day = "2016-08-01".parse().unwrap();
-        assert_eq!(choose(MetadataKind::Stops, day, names), Some("stops_20160601_20170101.csv"));
+        assert_eq!(
+            choose(MetadataKind::Stops, day, names),
+            Some("stops_20160601_20170101.csv")
+        );
     }
 
     #[test]
     fn ignores_other_names() {
-        for bad in ["stops_2016_2017.csv", "schedule_20160101_20161231.csv", "stops_20161231_20160101.csv", "stops_20160101_20161231.txt"] {
+        for bad in [
+            "stops_2016_2017.csv",
+            "schedule_20160101_20161231.csv",
+            "stops_20161231_20160101.csv",
+            "stops_20160101_20161231.txt",
+        ] {
             assert_eq!(covered_range(MetadataKind::Stops, bad), None, "{bad}");
         }
     }

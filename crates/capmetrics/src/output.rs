@@ -18,9 +18,9 @@ trip_headsign,stop_lat,stop_lon,stop_id,sched_time,distance_to_stop,sched_dev,da
 /// Appends a decimal: shortest round-trip digits, never an exponent, `.0` on whole numbers.
 pub(crate) fn push_float(out: &mut Vec<u8>, value: f64) {
     let mut buffer = ryu::Buffer::new();
-    let text = buffer.format(value);
-    if !text.contains(['e', 'N', 'i']) {
-        out.extend_from_slice(text.as_bytes());
+    let text = buffer.format(value).as_bytes();
+    if value.is_finite() && !text.contains(&b'e') {
+        out.extend_from_slice(text);
         return;
     }
     // Very large or very small magnitudes: `Display` also prints shortest digits, but
@@ -40,7 +40,10 @@ pub(crate) fn push_int(out: &mut Vec<u8>, value: impl itoa::Integer) {
 
 /// Appends a text field, quoted only if it contains a comma, a quote or a line break.
 pub(crate) fn push_text(out: &mut Vec<u8>, text: &str) {
-    if !text.contains([',', '"', '\n', '\r']) {
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
         out.extend_from_slice(text.as_bytes());
         return;
     }
@@ -57,7 +60,10 @@ pub(crate) fn push_text(out: &mut Vec<u8>, text: &str) {
 /// Writes `contents` to `path` atomically: to a temporary sibling first, then renamed.
 /// Creates missing parent folders. On any error nothing is left at `path` or beside it.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
-    let err = |source| Error::Write { file: path.display().to_string(), source };
+    let err = |source| Error::Write {
+        file: path.display().to_string(),
+        source,
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(err)?;
     }
@@ -79,7 +85,10 @@ fn temp_path(path: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
 }
 
@@ -113,7 +122,10 @@ mod tests {
         push_text(&mut out, "1-Metric/South Congress-SB");
         out.push(b'|');
         push_text(&mut out, "A, \"B\"");
-        assert_eq!(String::from_utf8(out).unwrap(), "1-Metric/South Congress-SB|\"A, \"\"B\"\"\"");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1-Metric/South Congress-SB|\"A, \"\"B\"\"\""
+        );
     }
 
     #[test]

@@ -2,41 +2,61 @@
 //!
 //! Every field the output needs is parsed and checked here, so that processing itself cannot
 //! fail: a bad coordinate or timestamp is reported with its file, line and column before any
-//! work is done. Text fields are kept in one shared buffer rather than one `String` each.
+//! work is done. Text that goes to the output unchanged (the timestamp, the headsign, and
+//! decimals already written in their shortest form) is kept as a range of the input rather
+//! than copied or re-formatted.
 
 use std::ops::Range;
 
 use crate::error::Result;
 use crate::input::Input;
-use crate::table::Table;
+use crate::number::Parsed;
+use crate::table::{Row, Table};
 use crate::timestamp::LocalTime;
+
+/// Where a piece of output text lives: in the input, or in the owned buffer (for fields that
+/// had to be unescaped).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Text {
+    start: u32,
+    end: u32,
+    owned: bool,
+}
+
+/// A decimal, with its input text when that text is already its shortest form.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Decimal {
+    pub(crate) value: f64,
+    pub(crate) text: Option<Text>,
+}
 
 /// One parsed position. Optional fields were empty in the input; a row with an empty field
 /// cannot appear in the output.
 #[derive(Debug, Clone)]
 pub(crate) struct Position {
     pub(crate) vehicle_id: Option<u64>,
-    pub(crate) speed: Option<f64>,
+    pub(crate) speed: Option<Decimal>,
     pub(crate) route_id: Option<u64>,
     pub(crate) trip_id: u64,
-    pub(crate) lat: f64,
-    pub(crate) lon: f64,
+    pub(crate) lat: Decimal,
+    pub(crate) lon: Decimal,
     pub(crate) time: LocalTime,
-    timestamp: Range<u32>,
-    headsign: Range<u32>,
+    pub(crate) timestamp: Text,
+    pub(crate) headsign: Text,
 }
 
 /// The parsed positions of a day, in file order.
-#[derive(Debug, Default)]
-pub(crate) struct Positions {
+#[derive(Debug)]
+pub(crate) struct Positions<'a> {
     pub(crate) rows: Vec<Position>,
-    text: String,
+    input: &'a str,
+    owned: String,
     /// Rows skipped because their `trip_id` was empty.
     pub(crate) empty_trip_id: u64,
 }
 
-impl Positions {
-    pub(crate) fn parse(input: &Input) -> Result<Positions> {
+impl<'a> Positions<'a> {
+    pub(crate) fn parse(input: &'a Input) -> Result<Positions<'a>> {
         let mut table = Table::open(input)?;
         let c_vehicle = table.column("vehicle_id")?;
         let c_time = table.column("timestamp")?;
@@ -47,11 +67,11 @@ impl Positions {
         let c_lon = table.column("longitude")?;
         let c_headsign = table.column("trip_headsign")?;
 
-        // About 90 bytes per row; reserving avoids regrowing the vectors many times.
-        let estimate = input.bytes().len() / 90;
+        let lines = memchr::memchr_iter(b'\n', input.bytes()).count() + 1;
         let mut positions = Positions {
-            rows: Vec::with_capacity(estimate),
-            text: String::with_capacity(estimate * 40),
+            rows: Vec::with_capacity(lines),
+            input: table.text(),
+            owned: String::new(),
             empty_trip_id: 0,
         };
         while let Some(row) = table.next_row()? {
@@ -59,40 +79,73 @@ impl Positions {
                 positions.empty_trip_id += 1;
                 continue;
             };
-            let timestamp_text = row.text(c_time).trim();
-            let time = LocalTime::parse(timestamp_text)
+            let time = LocalTime::parse(row.text(c_time).trim())
                 .map_err(|problem| row.error(c_time, "timestamp", problem))?;
+            let speed = row
+                .optional_float(c_speed, "speed")?
+                .map(|parsed| positions.decimal(&row, c_speed, parsed));
             let lat = row.float(c_lat, "latitude")?;
             let lon = row.float(c_lon, "longitude")?;
             let position = Position {
                 vehicle_id: row.optional_id(c_vehicle, "vehicle_id")?,
-                speed: row.optional_float(c_speed, "speed")?,
+                speed,
                 route_id: row.optional_id(c_route, "route_id")?,
                 trip_id,
-                lat,
-                lon,
+                lat: positions.decimal(&row, c_lat, lat),
+                lon: positions.decimal(&row, c_lon, lon),
                 time,
-                timestamp: positions.push_text(timestamp_text),
-                headsign: positions.push_text(row.text(c_headsign)),
+                timestamp: positions.text_of(&row, c_time, true),
+                headsign: positions.text_of(&row, c_headsign, false),
             };
             positions.rows.push(position);
         }
         Ok(positions)
     }
 
-    fn push_text(&mut self, text: &str) -> Range<u32> {
-        let start = self.text.len() as u32;
-        self.text.push_str(text);
-        start..self.text.len() as u32
+    fn text_of(&mut self, row: &Row<'_>, index: usize, trim: bool) -> Text {
+        let text = row.text(index);
+        let (kept, leading) = if trim {
+            let start_trimmed = text.trim_start();
+            (start_trimmed.trim_end(), text.len() - start_trimmed.len())
+        } else {
+            (text, 0)
+        };
+        match row.span(index) {
+            Some(span) => {
+                let start = span.start + leading;
+                Text {
+                    start: start as u32,
+                    end: (start + kept.len()) as u32,
+                    owned: false,
+                }
+            }
+            None => {
+                let start = self.owned.len();
+                self.owned.push_str(kept);
+                Text {
+                    start: start as u32,
+                    end: self.owned.len() as u32,
+                    owned: true,
+                }
+            }
+        }
     }
 
-    /// The position's timestamp exactly as written in the input.
-    pub(crate) fn timestamp(&self, p: &Position) -> &str {
-        &self.text[p.timestamp.start as usize..p.timestamp.end as usize]
+    fn decimal(&mut self, row: &Row<'_>, index: usize, parsed: Parsed) -> Decimal {
+        let text = parsed.shortest.then(|| self.text_of(row, index, false));
+        Decimal {
+            value: parsed.value,
+            text,
+        }
     }
 
-    /// The trip headsign as written (possibly empty).
-    pub(crate) fn headsign(&self, p: &Position) -> &str {
-        &self.text[p.headsign.start as usize..p.headsign.end as usize]
+    /// The text a [`Text`] refers to.
+    pub(crate) fn text(&self, text: Text) -> &str {
+        let range: Range<usize> = text.start as usize..text.end as usize;
+        if text.owned {
+            &self.owned[range]
+        } else {
+            &self.input[range]
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::index::GroupIndex;
 use crate::input::Input;
 use crate::output::{HEADER, push_float, push_int, push_text};
-use crate::positions::Positions;
+use crate::positions::{Decimal, Positions};
 use crate::schedule::Schedule;
 use crate::stops::Stops;
 use crate::timestamp::{LocalTime, write_timestamp};
@@ -21,10 +21,9 @@ pub const NEARBY: f64 = 0.25;
 
 const DAY: i64 = 86_400;
 
-/// A position matched to its nearest candidate stop.
+/// A position matched to its trip's nearest candidate stop.
 #[derive(Debug, Clone, Copy)]
 struct Match {
-    trip_id: u64,
     stop_id: u64,
     /// Index into the positions.
     row: u32,
@@ -43,6 +42,10 @@ struct Scheduled {
 
 /// Processes one day of positions against its stops and schedule, appending the output CSV
 /// (header included) to `out`. On error `out` may hold a partial result and must be discarded.
+///
+/// Trips are handled one at a time in ascending `trip_id` order, and a trip's rows are grouped
+/// by stop with a small sort, so the output comes out in (trip, stop) order without sorting the
+/// whole day.
 pub fn process_day(
     positions: &Input,
     stops: &Stops,
@@ -54,114 +57,119 @@ pub fn process_day(
     diagnostics.rows_in = positions.rows.len() as u64 + positions.empty_trip_id;
     diagnostics.add_dropped(DropReason::EmptyTripId, positions.empty_trip_id);
 
-    let mut matches = match_positions(&positions, stops, schedule, &mut diagnostics);
-    // One sort gives both the (trip, stop) groups, file order inside each, and the output order.
-    matches.sort_unstable_by_key(|m| (m.trip_id, m.stop_id, m.row));
+    let trip_ids: Vec<u64> = positions.rows.iter().map(|p| p.trip_id).collect();
+    let trips = GroupIndex::build(&trip_ids);
+    let mut trip_order: Vec<usize> = (0..trips.len()).collect();
+    trip_order.sort_unstable_by_key(|&g| trips.key(g));
 
-    out.reserve(matches.len() * 200);
+    // Output rows are about 170 bytes.
+    out.reserve(positions.rows.len() * 180);
     out.extend_from_slice(HEADER.as_bytes());
     out.push(b'\n');
-    for group in matches.chunk_by(|a, b| a.trip_id == b.trip_id && a.stop_id == b.stop_id) {
-        let Some(kept) = pick(group, &mut diagnostics) else { continue };
-        let position = &positions.rows[kept.row as usize];
-        let headsign = positions.headsign(position);
-        let reason = if headsign.is_empty() {
-            Some(DropReason::EmptyHeadsign)
-        } else if kept.scheduled.is_none() {
-            Some(DropReason::NoScheduledTime)
-        } else if position.vehicle_id.is_none()
-            || position.route_id.is_none()
-            || position.speed.is_none()
-        {
-            Some(DropReason::EmptyField)
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            diagnostics.add_dropped(reason, 1);
+    let mut trip = TripStops::default();
+    let mut matches = Vec::new();
+    for g in trip_order {
+        let (trip_id, rows) = (trips.key(g), trips.group(g));
+        let first = &positions.rows[rows[0] as usize];
+        trip.prepare(trip_id, first.time.date, stops, schedule);
+        if trip.candidates.is_empty() {
+            diagnostics.add_dropped(DropReason::NoCandidateStop, rows.len() as u64);
             continue;
         }
-        let (Some(vehicle_id), Some(route_id), Some(speed), Some(scheduled)) =
-            (position.vehicle_id, position.route_id, position.speed, kept.scheduled)
-        else {
-            continue;
-        };
-        let stop = kept.stop as usize;
-        push_int(out, vehicle_id);
-        out.push(b',');
-        push_text(out, positions.timestamp(position));
-        out.push(b',');
-        push_float(out, speed);
-        out.push(b',');
-        push_int(out, route_id);
-        out.push(b',');
-        push_int(out, kept.trip_id);
-        out.push(b',');
-        push_float(out, position.lat);
-        out.push(b',');
-        push_float(out, position.lon);
-        out.push(b',');
-        push_text(out, headsign);
-        out.push(b',');
-        push_float(out, stops.lats[stop]);
-        out.push(b',');
-        push_float(out, stops.lons[stop]);
-        out.push(b',');
-        push_int(out, kept.stop_id);
-        out.push(b',');
-        write_timestamp(out, scheduled.date, scheduled.seconds, position.time.offset_minutes);
-        out.push(b',');
-        push_float(out, kept.distance_to_stop);
-        out.push(b',');
-        push_int(out, scheduled.deviation);
-        out.push(b',');
-        push_int(out, position.time.date.iso_weekday());
-        out.push(b',');
-        push_int(out, position.time.hour());
-        out.push(b'\n');
-        diagnostics.rows_out += 1;
+        matches.clear();
+        matches.extend(
+            rows.iter()
+                .map(|&row| trip.match_position(row, &positions, stops)),
+        );
+        matches.sort_unstable_by_key(|m| (m.stop_id, m.row));
+        for group in matches.chunk_by(|a, b| a.stop_id == b.stop_id) {
+            if let Some(kept) = pick(group, &mut diagnostics) {
+                write_row(out, trip_id, &kept, &positions, stops, &mut diagnostics);
+            }
+        }
     }
     debug_assert!(diagnostics.is_balanced(), "{diagnostics:?}");
     Ok(diagnostics)
 }
 
-/// SPEC §2: each position's nearest candidate stop and scheduled time. Positions of trips with
-/// no candidate stop are counted and left out.
-fn match_positions(
-    positions: &Positions,
+/// SPEC §3's last rule and §4: drops a kept row with an empty field, else appends it.
+fn write_row(
+    out: &mut Vec<u8>,
+    trip_id: u64,
+    kept: &Match,
+    positions: &Positions<'_>,
     stops: &Stops,
-    schedule: &Schedule,
     diagnostics: &mut Diagnostics,
-) -> Vec<Match> {
-    let trip_ids: Vec<u64> = positions.rows.iter().map(|p| p.trip_id).collect();
-    let trips = GroupIndex::build(&trip_ids);
-    let mut matches = Vec::with_capacity(positions.rows.len());
-    let mut trip = TripStops::default();
-    for g in 0..trips.len() {
-        let trip_id = trips.key(g);
-        let rows = trips.group(g);
-        let first = &positions.rows[rows[0] as usize];
-        trip.prepare(trip_id, first.time.date, stops, schedule);
-        if trip.stop_rows.is_empty() {
-            diagnostics.add_dropped(DropReason::NoCandidateStop, rows.len() as u64);
-            continue;
-        }
-        for &row in rows {
-            let position = &positions.rows[row as usize];
-            let (k, distance) = trip.nearest(position.lat, position.lon);
-            let stop = trip.stop_rows[k];
-            let scheduled = trip.arrivals[k].map(|arrival| schedule_time(arrival, position.time));
-            matches.push(Match {
-                trip_id,
-                stop_id: stops.ids[stop as usize],
-                row,
-                stop,
-                distance_to_stop: distance * 100.0,
-                scheduled,
-            });
-        }
+) {
+    let position = &positions.rows[kept.row as usize];
+    let headsign = positions.text(position.headsign);
+    let (Some(vehicle_id), Some(route_id), Some(speed), Some(scheduled)) = (
+        position.vehicle_id,
+        position.route_id,
+        position.speed,
+        kept.scheduled,
+    ) else {
+        let reason = if headsign.is_empty() {
+            DropReason::EmptyHeadsign
+        } else if kept.scheduled.is_none() {
+            DropReason::NoScheduledTime
+        } else {
+            DropReason::EmptyField
+        };
+        diagnostics.add_dropped(reason, 1);
+        return;
+    };
+    if headsign.is_empty() {
+        diagnostics.add_dropped(DropReason::EmptyHeadsign, 1);
+        return;
     }
-    matches
+    let (stop_lat, stop_lon) = &stops.coordinates_text[kept.stop as usize];
+    push_int(out, vehicle_id);
+    out.push(b',');
+    push_text(out, positions.text(position.timestamp));
+    out.push(b',');
+    push_decimal(out, positions, speed);
+    out.push(b',');
+    push_int(out, route_id);
+    out.push(b',');
+    push_int(out, trip_id);
+    out.push(b',');
+    push_decimal(out, positions, position.lat);
+    out.push(b',');
+    push_decimal(out, positions, position.lon);
+    out.push(b',');
+    push_text(out, headsign);
+    out.push(b',');
+    out.extend_from_slice(stop_lat.as_bytes());
+    out.push(b',');
+    out.extend_from_slice(stop_lon.as_bytes());
+    out.push(b',');
+    push_int(out, kept.stop_id);
+    out.push(b',');
+    write_timestamp(
+        out,
+        scheduled.date,
+        scheduled.seconds,
+        position.time.offset_minutes,
+    );
+    out.push(b',');
+    push_float(out, kept.distance_to_stop);
+    out.push(b',');
+    push_int(out, scheduled.deviation);
+    out.push(b',');
+    push_int(out, position.time.date.iso_weekday());
+    out.push(b',');
+    push_int(out, position.time.hour());
+    out.push(b'\n');
+    diagnostics.rows_out += 1;
+}
+
+/// Appends a decimal from the input: its own text when that is already the shortest form.
+fn push_decimal(out: &mut Vec<u8>, positions: &Positions<'_>, decimal: Decimal) {
+    match decimal.text {
+        Some(text) => out.extend_from_slice(positions.text(text).as_bytes()),
+        None => push_float(out, decimal.value),
+    }
 }
 
 /// SPEC §2.4–2.5: the scheduled instant of an arrival (seconds after the service day's
@@ -170,7 +178,11 @@ fn schedule_time(arrival: u32, time: LocalTime) -> Scheduled {
     let (date, seconds) = if arrival >= DAY as u32 {
         // Past-midnight trips: only a position in the last hour of the day moves to tomorrow.
         // A 22:50 position matched to 24:05 stays on the same day (a quirk we keep).
-        let date = if time.hour() == 23 { time.date.add_days(1) } else { time.date };
+        let date = if time.hour() == 23 {
+            time.date.add_days(1)
+        } else {
+            time.date
+        };
         (date, arrival - DAY as u32)
     } else {
         (time.date, arrival)
@@ -180,7 +192,11 @@ fn schedule_time(arrival: u32, time: LocalTime) -> Scheduled {
     let gap = time.local_epoch_seconds() - scheduled;
     // Whole days are dropped, as Python's `timedelta.seconds` did (a quirk we keep).
     let deviation = if gap < 0 { -(-gap % DAY) } else { gap % DAY };
-    Scheduled { date, seconds, deviation }
+    Scheduled {
+        date,
+        seconds,
+        deviation,
+    }
 }
 
 /// SPEC §3: which row of a (trip, stop) group is kept, if any.
@@ -189,8 +205,9 @@ fn pick(group: &[Match], diagnostics: &mut Diagnostics) -> Option<Match> {
         return Some(*only);
     }
     let mut nearby = group.iter().filter(|m| m.distance_to_stop <= NEARBY);
-    let on_time_or_late =
-        nearby.clone().find(|m| m.scheduled.is_some_and(|s| s.deviation >= 0));
+    let on_time_or_late = nearby
+        .clone()
+        .find(|m| m.scheduled.is_some_and(|s| s.deviation >= 0));
     let kept = on_time_or_late.or_else(|| nearby.next_back());
     match kept {
         Some(kept) => {
@@ -204,68 +221,227 @@ fn pick(group: &[Match], diagnostics: &mut Diagnostics) -> Option<Match> {
     }
 }
 
+/// A candidate stop of the trip being matched.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    lat: f64,
+    lon: f64,
+    /// Row in the stops table; ties between equally near stops go to the smaller row.
+    stop_row: u32,
+    /// The stop's arrival in the trip's schedule slice, if it has one.
+    arrival: Option<u32>,
+}
+
 /// The per-trip state of SPEC §2.1–2.3, reused across trips to avoid reallocating.
+///
+/// A trip's candidate stops are found without sorting: each one sets a bit at its rank in the
+/// stops table's latitude order, and reading the bits back yields the candidates deduplicated
+/// and by latitude, ready for [`nearest`](Self::nearest).
 #[derive(Debug, Default)]
 struct TripStops {
-    /// Candidate stops, as rows of the stops table in file order.
-    stop_rows: Vec<u32>,
-    lats: Vec<f64>,
-    lons: Vec<f64>,
-    /// Each candidate's arrival in the trip's schedule slice, if it has one.
-    arrivals: Vec<Option<u32>>,
+    /// Candidates by latitude.
+    candidates: Vec<Candidate>,
+    /// One bit per stop row, at its latitude rank.
+    ranks: Vec<u64>,
+    /// For each stop row that is a candidate, its index in `candidates`.
+    slot: Vec<u32>,
+    /// (schedule row, stop row) pairs of the trip, in schedule order.
+    pairs: Vec<(u32, u32)>,
 }
 
 impl TripStops {
     fn prepare(&mut self, trip_id: u64, first_date: Date, stops: &Stops, schedule: &Schedule) {
         let schedule_rows = schedule.trip_rows(trip_id);
-        self.stop_rows.clear();
+        self.ranks.resize(stops.len().div_ceil(64), 0);
+        self.slot.resize(stops.len(), 0);
+        // Every stop row named by the trip's schedule, found with one id lookup per row.
+        self.pairs.clear();
         for &r in schedule_rows {
-            self.stop_rows.extend_from_slice(stops.rows_with_id(schedule.stop_ids[r as usize]));
+            for &stop_row in stops.rows_with_id(schedule.stop_ids[r as usize]) {
+                self.pairs.push((r, stop_row));
+                let rank = stops.lat_rank[stop_row as usize] as usize;
+                self.ranks[rank / 64] |= 1 << (rank % 64);
+            }
         }
-        self.stop_rows.sort_unstable();
-        self.stop_rows.dedup();
-        self.lats.clear();
-        self.lons.clear();
-        for &s in &self.stop_rows {
-            self.lats.push(stops.lats[s as usize]);
-            self.lons.push(stops.lons[s as usize]);
+        self.candidates.clear();
+        for (w, word) in self.ranks.iter_mut().enumerate() {
+            while *word != 0 {
+                let rank = w * 64 + word.trailing_zeros() as usize;
+                *word &= *word - 1;
+                let stop_row = stops.lat_order[rank];
+                let s = stop_row as usize;
+                self.slot[s] = self.candidates.len() as u32;
+                self.candidates.push(Candidate {
+                    lat: stops.lats[s],
+                    lon: stops.lons[s],
+                    stop_row,
+                    arrival: None,
+                });
+            }
         }
 
         // The slice: rows running on the first position's weekday, else the day before, else
         // the day after. Bit w-1 of the mask stands for ISO weekday w.
         let weekday = first_date.iso_weekday();
-        let runs_on = |w: u32| schedule_rows.iter().any(|&r| schedule.weekdays[r as usize] >> (w - 1) & 1 == 1);
+        let days_run = schedule_rows
+            .iter()
+            .fold(0u8, |mask, &r| mask | schedule.weekdays[r as usize]);
         let before = if weekday == 1 { 7 } else { weekday - 1 };
         let after = if weekday == 7 { 1 } else { weekday + 1 };
-        let slice_day = [weekday, before, after].into_iter().find(|&w| runs_on(w));
-
-        self.arrivals.clear();
-        self.arrivals.resize(self.stop_rows.len(), None);
-        let Some(slice_day) = slice_day else { return };
-        for &r in schedule_rows {
+        let Some(slice_day) = [weekday, before, after]
+            .into_iter()
+            .find(|&w| days_run >> (w - 1) & 1 == 1)
+        else {
+            return;
+        };
+        for &(r, stop_row) in &self.pairs {
             let r = r as usize;
-            if schedule.weekdays[r] >> (slice_day - 1) & 1 == 0 {
-                continue;
-            }
-            // The first slice row for a stop wins.
-            for stop_row in stops.rows_with_id(schedule.stop_ids[r]) {
-                if let Ok(k) = self.stop_rows.binary_search(stop_row) {
-                    self.arrivals[k].get_or_insert(schedule.arrivals[r]);
-                }
+            if schedule.weekdays[r] >> (slice_day - 1) & 1 == 1 {
+                // Pairs are in schedule order, so the first slice row for a stop wins.
+                let candidate = &mut self.candidates[self.slot[stop_row as usize] as usize];
+                candidate.arrival.get_or_insert(schedule.arrivals[r]);
             }
         }
     }
 
-    /// The nearest candidate and its distance in degrees; ties go to the earlier stop row.
-    fn nearest(&self, lat: f64, lon: f64) -> (usize, f64) {
-        let mut best = (0, f64::INFINITY);
-        for (k, (&stop_lat, &stop_lon)) in self.lats.iter().zip(&self.lons).enumerate() {
-            let (dlat, dlon) = (lat - stop_lat, lon - stop_lon);
+    /// SPEC §2.2–2.6 for one position of the prepared trip.
+    fn match_position(&self, row: u32, positions: &Positions<'_>, stops: &Stops) -> Match {
+        let position = &positions.rows[row as usize];
+        let (nearest, distance) = self.nearest(position.lat.value, position.lon.value);
+        Match {
+            stop_id: stops.ids[nearest.stop_row as usize],
+            row,
+            stop: nearest.stop_row,
+            distance_to_stop: distance * 100.0,
+            scheduled: nearest
+                .arrival
+                .map(|arrival| schedule_time(arrival, position.time)),
+        }
+    }
+
+    /// The nearest candidate and its distance in degrees; on equal distances, the candidate
+    /// earlier in the stops file. There must be at least one candidate.
+    ///
+    /// Candidates are searched outward from the position's latitude, in latitude order. Once a
+    /// side's latitude gap alone exceeds the best distance so far, nothing further on that side
+    /// can be nearer, so most candidates are never looked at. The comparison is on the rounded
+    /// distance itself, as the old program compared them; the pruning bound keeps a margin of
+    /// 1e-12 so rounding can never prune a candidate that would tie.
+    fn nearest(&self, lat: f64, lon: f64) -> (Candidate, f64) {
+        let candidates = &self.candidates;
+        let split = candidates.partition_point(|c| c.lat < lat);
+        let (mut below, mut above) = (split, split);
+        let mut best = (f64::INFINITY, usize::MAX);
+        let consider = |best: &mut (f64, usize), i: usize| {
+            let c = &candidates[i];
+            let (dlat, dlon) = (lat - c.lat, lon - c.lon);
             let distance = (dlat * dlat + dlon * dlon).sqrt();
-            if distance < best.1 {
-                best = (k, distance);
+            let better = match candidates.get(best.1) {
+                Some(current) => {
+                    distance < best.0 || (distance == best.0 && c.stop_row < current.stop_row)
+                }
+                None => true,
+            };
+            if better {
+                *best = (distance, i);
+            }
+        };
+        loop {
+            let bound = best.0 * (1.0 + 1e-12);
+            let gap_below = below
+                .checked_sub(1)
+                .map(|i| lat - candidates[i].lat)
+                .filter(|&g| g <= bound || g.is_nan());
+            let gap_above = candidates
+                .get(above)
+                .map(|c| c.lat - lat)
+                .filter(|&g| g <= bound || g.is_nan());
+            match (gap_below, gap_above) {
+                (Some(b), Some(a)) if b <= a => {
+                    below -= 1;
+                    consider(&mut best, below);
+                }
+                (_, Some(_)) => {
+                    consider(&mut best, above);
+                    above += 1;
+                }
+                (Some(_), None) => {
+                    below -= 1;
+                    consider(&mut best, below);
+                }
+                (None, None) => break,
+            }
+        }
+        (candidates[best.1.min(candidates.len() - 1)], best.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The pruned search must pick exactly what a plain scan over all candidates picks.
+    fn brute_force(candidates: &[Candidate], lat: f64, lon: f64) -> (u32, f64) {
+        let mut best = (u32::MAX, f64::INFINITY);
+        for c in candidates {
+            let distance = ((lat - c.lat) * (lat - c.lat) + (lon - c.lon) * (lon - c.lon)).sqrt();
+            if distance < best.1 || (distance == best.1 && c.stop_row < best.0) {
+                best = (c.stop_row, distance);
             }
         }
         best
+    }
+
+    fn coordinate() -> impl Strategy<Value = f64> {
+        // A coarse grid makes exact ties and equal latitudes common.
+        prop_oneof![
+            (0i32..20).prop_map(|i| 30.0 + f64::from(i) * 0.001),
+            29.9..30.1f64
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn nearest_equals_a_full_scan(
+            stops in proptest::collection::vec((coordinate(), coordinate()), 1..40),
+            lat in coordinate(),
+            lon in coordinate(),
+        ) {
+            let mut candidates: Vec<Candidate> = stops
+                .iter()
+                .enumerate()
+                .map(|(row, &(lat, lon))| Candidate { lat, lon, stop_row: row as u32, arrival: None })
+                .collect();
+            candidates.sort_by(|a, b| a.lat.total_cmp(&b.lat).then(a.stop_row.cmp(&b.stop_row)));
+            let trip = TripStops { candidates: candidates.clone(), ..TripStops::default() };
+            let (found, distance) = trip.nearest(lat, lon);
+            prop_assert_eq!((found.stop_row, distance), brute_force(&candidates, lat, lon));
+        }
+    }
+
+    #[test]
+    fn schedule_times_past_midnight() {
+        let time = LocalTime::parse("2016-11-25T23:58:13-06:00").unwrap();
+        let s = schedule_time(24 * 3600 + 120, time);
+        assert_eq!(
+            (s.date.to_string(), s.seconds, s.deviation),
+            ("2016-11-26".into(), 120, -227)
+        );
+        // 24:xx seen from hour 0 stays on the same day.
+        let time = LocalTime::parse("2016-11-25T00:01:40-06:00").unwrap();
+        let s = schedule_time(24 * 3600 + 120, time);
+        assert_eq!(
+            (s.date.to_string(), s.seconds, s.deviation),
+            ("2016-11-25".into(), 120, -20)
+        );
+        // A 22:50 position matched to 24:05 gets 00:05 of the same day; whole days are dropped.
+        let time = LocalTime::parse("2016-11-25T22:50:00-06:00").unwrap();
+        let s = schedule_time(24 * 3600 + 300, time);
+        assert_eq!(
+            (s.date.to_string(), s.deviation),
+            ("2016-11-25".into(), (22 * 3600 + 2700) % 86_400)
+        );
     }
 }

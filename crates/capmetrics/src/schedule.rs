@@ -11,8 +11,15 @@ use crate::input::Input;
 use crate::table::Table;
 use crate::timestamp::parse_arrival;
 
-const WEEKDAY_COLUMNS: [&str; 7] =
-    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const WEEKDAY_COLUMNS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 
 /// All rows of one schedule file, indexed by trip.
 #[derive(Debug, Clone)]
@@ -58,7 +65,12 @@ impl Schedule {
             weekdays.push(mask);
         }
         let by_trip = GroupIndex::build(&trips);
-        Ok(Schedule { stop_ids, arrivals, weekdays, by_trip })
+        Ok(Schedule {
+            stop_ids,
+            arrivals,
+            weekdays,
+            by_trip,
+        })
     }
 
     /// Number of schedule rows.

@@ -48,12 +48,19 @@ impl DataSource for LocalDir {
         let entries = match std::fs::read_dir(&path) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(Error::Read { file: path.display().to_string(), source }),
+            Err(source) => {
+                return Err(Error::Read {
+                    file: path.display().to_string(),
+                    source,
+                });
+            }
         };
         let mut names = Vec::new();
         for entry in entries {
-            let entry =
-                entry.map_err(|source| Error::Read { file: path.display().to_string(), source })?;
+            let entry = entry.map_err(|source| Error::Read {
+                file: path.display().to_string(),
+                source,
+            })?;
             if let Ok(name) = entry.file_name().into_string() {
                 names.push(name);
             }

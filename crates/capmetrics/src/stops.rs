@@ -6,6 +6,7 @@
 use crate::error::Result;
 use crate::index::GroupIndex;
 use crate::input::Input;
+use crate::output::push_float;
 use crate::table::Table;
 
 /// All stops of one stops file, in file order.
@@ -14,6 +15,11 @@ pub struct Stops {
     pub(crate) ids: Vec<u64>,
     pub(crate) lats: Vec<f64>,
     pub(crate) lons: Vec<f64>,
+    /// Stop rows by latitude (ties by row), and each row's rank in that order.
+    pub(crate) lat_order: Vec<u32>,
+    pub(crate) lat_rank: Vec<u32>,
+    /// Each stop's latitude and longitude as printed in outputs, formatted once at load.
+    pub(crate) coordinates_text: Vec<(Box<str>, Box<str>)>,
     by_id: GroupIndex,
 }
 
@@ -21,16 +27,37 @@ impl Stops {
     /// Parses a stops file with at least the columns `stop_id`, `stop_lat` and `stop_lon`.
     pub fn parse(input: &Input) -> Result<Stops> {
         let mut table = Table::open(input)?;
-        let (c_id, c_lat, c_lon) =
-            (table.column("stop_id")?, table.column("stop_lat")?, table.column("stop_lon")?);
-        let (mut ids, mut lats, mut lons) = (Vec::new(), Vec::new(), Vec::new());
+        let (c_id, c_lat, c_lon) = (
+            table.column("stop_id")?,
+            table.column("stop_lat")?,
+            table.column("stop_lon")?,
+        );
+        let (mut ids, mut lats, mut lons, mut coordinates_text) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         while let Some(row) = table.next_row()? {
             ids.push(row.id(c_id, "stop_id")?);
-            lats.push(row.float(c_lat, "stop_lat")?);
-            lons.push(row.float(c_lon, "stop_lon")?);
+            let lat = row.float(c_lat, "stop_lat")?.value;
+            let lon = row.float(c_lon, "stop_lon")?.value;
+            lats.push(lat);
+            lons.push(lon);
+            coordinates_text.push((float_text(lat), float_text(lon)));
         }
         let by_id = GroupIndex::build(&ids);
-        Ok(Stops { ids, lats, lons, by_id })
+        let mut lat_order: Vec<u32> = (0..ids.len() as u32).collect();
+        lat_order.sort_by(|&a, &b| lats[a as usize].total_cmp(&lats[b as usize]));
+        let mut lat_rank = vec![0u32; ids.len()];
+        for (rank, &row) in lat_order.iter().enumerate() {
+            lat_rank[row as usize] = rank as u32;
+        }
+        Ok(Stops {
+            ids,
+            lats,
+            lons,
+            lat_order,
+            lat_rank,
+            coordinates_text,
+            by_id,
+        })
     }
 
     /// Number of stop rows.
@@ -47,4 +74,10 @@ impl Stops {
     pub(crate) fn rows_with_id(&self, id: u64) -> &[u32] {
         self.by_id.rows(id)
     }
+}
+
+fn float_text(value: f64) -> Box<str> {
+    let mut text = Vec::new();
+    push_float(&mut text, value);
+    String::from_utf8_lossy(&text).into()
 }

@@ -4,118 +4,384 @@
 //! row, a bad number or invalid UTF-8 gets the same kind of message wherever it appears: the
 //! file, the line and the column name. Columns are found by name, so extra or reordered
 //! columns are fine and a missing one is reported up front.
+//!
+//! The tokenizer is our own rather than the `csv` crate's because parsing is most of the cost
+//! of a day (and of loading a 400k-row schedule). The whole file is checked for UTF-8 once, up
+//! front, so fields are plain `&str` slices afterwards. A line without a quote character, which
+//! is nearly every line, is split on commas in place with no copying. Lines with quotes take an
+//! RFC 4180 path (doubled quotes, commas and line breaks inside quotes) that unescapes into a
+//! scratch buffer. Blank lines are skipped and CRLF endings accepted.
 
-use csv::ByteRecord;
+use std::ops::Range;
+
+use memchr::{memchr, memchr_iter, memchr2};
 
 use crate::error::{Error, Result, excerpt};
 use crate::input::Input;
+use crate::number::{Parsed, parse_decimal};
 
 /// A CSV file being read record by record.
 pub(crate) struct Table<'a> {
     file: &'a str,
-    reader: csv::Reader<&'a [u8]>,
+    data: &'a str,
+    /// Byte offset of the next record.
+    at: usize,
+    /// Line number (1-based) of the next byte at `at`.
+    line: u64,
     header: Vec<String>,
-    record: ByteRecord,
+    /// Field ranges of the current record, into `data` or into `scratch`.
+    fields: Vec<Range<usize>>,
+    scratch: String,
+    in_scratch: bool,
+    /// Finds the commas, quotes and line feeds.
+    structural: Structural<'a>,
 }
 
 impl<'a> Table<'a> {
     pub(crate) fn open(input: &'a Input) -> Result<Table<'a>> {
-        let file = input.name();
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(input.bytes());
-        let mut record = ByteRecord::new();
-        let read = reader.read_byte_record(&mut record).map_err(|e| csv_error(file, 1, e))?;
-        if !read {
-            return Err(Error::NoHeader { file: file.to_owned() });
+        let data = match std::str::from_utf8(input.bytes()) {
+            Ok(text) => text,
+            Err(e) => return Err(utf8_error(input, e.valid_up_to())),
+        };
+        let mut table = Table {
+            file: input.name(),
+            data,
+            at: 0,
+            line: 1,
+            header: Vec::new(),
+            fields: Vec::new(),
+            scratch: String::new(),
+            in_scratch: false,
+            structural: Structural::new(data.as_bytes(), 0),
+        };
+        if table.data.starts_with('\u{feff}') {
+            table.at = 3;
         }
-        let mut header = Vec::with_capacity(record.len());
-        for (i, field) in record.iter().enumerate() {
-            let field = if i == 0 { field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field) } else { field };
-            match std::str::from_utf8(field) {
-                Ok(name) => header.push(name.trim().to_owned()),
-                Err(_) => {
-                    return Err(Error::Utf8 {
-                        file: file.to_owned(),
-                        line: 1,
-                        column: format!("#{}", i + 1),
-                    });
-                }
-            }
+        table.restart_scan();
+        if table.read_record()?.is_none() {
+            return Err(Error::NoHeader {
+                file: table.file.to_owned(),
+            });
         }
-        Ok(Table { file, reader, header, record })
+        table.header = (0..table.fields.len())
+            .map(|i| table.field(i).trim().to_owned())
+            .collect();
+        Ok(table)
     }
 
     /// The index of the named column, or an error naming the file and the missing column.
     pub(crate) fn column(&self, name: &'static str) -> Result<usize> {
-        self.header.iter().position(|h| h == name).ok_or_else(|| Error::MissingColumn {
-            file: self.file.to_owned(),
-            column: name,
-            header: self.header.join(","),
-        })
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| Error::MissingColumn {
+                file: self.file.to_owned(),
+                column: name,
+                header: self.header.join(","),
+            })
+    }
+
+    /// The whole input as text (it was validated as UTF-8 when the table was opened).
+    pub(crate) fn text(&self) -> &'a str {
+        self.data
+    }
+
+    /// The column names, in order.
+    pub(crate) fn header(&self) -> &[String] {
+        &self.header
     }
 
     /// Advances to the next record. Checks its field count and its UTF-8 before anyone looks
     /// at a field.
     pub(crate) fn next_row(&mut self) -> Result<Option<Row<'_>>> {
-        let line = self.reader.position().line();
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(false) => return Ok(None),
-            Ok(true) => {}
-            Err(e) => return Err(csv_error(self.file, line, e)),
-        }
-        let line = self.record.position().map_or(line, csv::Position::line);
-        if self.record.len() != self.header.len() {
+        self.next(true)
+    }
+
+    /// Like [`next_row`](Self::next_row), but accepts records of any length.
+    pub(crate) fn next_row_any_length(&mut self) -> Result<Option<Row<'_>>> {
+        self.next(false)
+    }
+
+    fn next(&mut self, check_length: bool) -> Result<Option<Row<'_>>> {
+        let Some(line) = self.read_record()? else {
+            return Ok(None);
+        };
+        if check_length && self.fields.len() != self.header.len() {
             return Err(Error::FieldCount {
                 file: self.file.to_owned(),
                 line,
                 expected: self.header.len(),
-                found: self.record.len(),
+                found: self.fields.len(),
             });
         }
-        if let Err(e) = std::str::from_utf8(self.record.as_slice()) {
-            let bad = e.valid_up_to();
-            let index = (0..self.record.len())
-                .find(|&i| self.record.range(i).is_some_and(|r| r.contains(&bad)))
-                .unwrap_or(0);
-            return Err(Error::Utf8 {
-                file: self.file.to_owned(),
-                line,
-                column: self.header[index].clone(),
-            });
+        let source = if self.in_scratch {
+            &self.scratch[..]
+        } else {
+            self.data
+        };
+        Ok(Some(Row {
+            file: self.file,
+            line,
+            source,
+            fields: &self.fields,
+            unescaped: self.in_scratch,
+        }))
+    }
+
+    fn field(&self, i: usize) -> &str {
+        let source = if self.in_scratch {
+            &self.scratch[..]
+        } else {
+            self.data
+        };
+        &source[self.fields[i].clone()]
+    }
+
+    /// Splits the next non-blank record into `fields`. Returns its first line number, or
+    /// `None` at the end of the data.
+    ///
+    /// One scan over the whole file finds every comma, quote and line feed; the plain path
+    /// just turns those offsets into field ranges. A quote anywhere in a record hands that
+    /// record to the RFC 4180 path, and the scan restarts after it.
+    fn read_record(&mut self) -> Result<Option<u64>> {
+        let bytes = self.data.as_bytes();
+        loop {
+            if self.at >= bytes.len() {
+                return Ok(None);
+            }
+            let first_line = self.line;
+            let record_start = self.at;
+            self.in_scratch = false;
+            self.fields.clear();
+            let mut field_start = record_start;
+            let end = loop {
+                match self.structural.next() {
+                    Some(p) if bytes[p] == b',' => {
+                        self.fields.push(field_start..p);
+                        field_start = p + 1;
+                    }
+                    Some(p) if bytes[p] == b'\n' => break p,
+                    Some(_) => {
+                        // A quote: this record needs unescaping.
+                        self.at = record_start;
+                        self.split_quoted(first_line)?;
+                        self.restart_scan();
+                        return Ok(Some(first_line));
+                    }
+                    None => break bytes.len(),
+                }
+            };
+            let content_end = if end > field_start && bytes[end - 1] == b'\r' {
+                end - 1
+            } else {
+                end
+            };
+            self.fields.push(field_start..content_end);
+            self.at = end + 1;
+            self.line += 1;
+            if self.fields.len() == 1 && content_end == record_start {
+                continue; // a blank line
+            }
+            return Ok(Some(first_line));
         }
-        Ok(Some(Row { file: self.file, line, record: &self.record }))
+    }
+
+    fn restart_scan(&mut self) {
+        self.structural = Structural::new(self.data.as_bytes(), self.at);
+    }
+
+    /// The RFC 4180 path: quoted fields may hold commas, doubled quotes and line breaks.
+    fn split_quoted(&mut self, first_line: u64) -> Result<()> {
+        self.in_scratch = true;
+        self.fields.clear();
+        self.scratch.clear();
+        // Every split point below is an ASCII byte, so all slices fall on char boundaries.
+        let data = self.data;
+        let bytes = data.as_bytes();
+        let mut i = self.at;
+        loop {
+            let field_start = self.scratch.len();
+            if bytes.get(i) == Some(&b'"') {
+                i += 1;
+                loop {
+                    let Some(q) = memchr(b'"', &bytes[i..]) else {
+                        return Err(Error::Csv {
+                            file: self.file.to_owned(),
+                            line: first_line,
+                            detail: "a quoted field is never closed".to_owned(),
+                        });
+                    };
+                    self.line += memchr_iter(b'\n', &bytes[i..i + q]).count() as u64;
+                    self.scratch.push_str(&data[i..i + q]);
+                    i += q + 1;
+                    if bytes.get(i) == Some(&b'"') {
+                        self.scratch.push('"');
+                        i += 1;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            // Unquoted text (or text after a closing quote) runs to the next comma or line end.
+            let rest = &bytes[i..];
+            let stop = memchr2(b',', b'\n', rest).unwrap_or(rest.len());
+            self.scratch.push_str(&data[i..i + stop]);
+            i += stop;
+            let at_line_end = bytes.get(i) != Some(&b',');
+            if at_line_end && self.scratch.len() > field_start && self.scratch.ends_with('\r') {
+                self.scratch.pop();
+            }
+            self.fields.push(field_start..self.scratch.len());
+            i += 1;
+            if at_line_end {
+                self.line += 1;
+                break;
+            }
+        }
+        self.at = i.min(data.len());
+        Ok(())
     }
 }
 
-fn csv_error(file: &str, line: u64, e: csv::Error) -> Error {
-    let line = e.position().map_or(line, csv::Position::line);
-    match e.into_kind() {
-        csv::ErrorKind::Io(source) => Error::Read { file: file.to_owned(), source },
-        other => Error::Csv { file: file.to_owned(), line, detail: format!("{other:?}") },
+/// Yields the offsets of every `,`, `"` and `\n`, in order, eight bytes at a time.
+///
+/// Each 8-byte word is tested for the three bytes at once with the classic "has zero byte" bit
+/// trick, so the cost is a handful of integer operations per word plus a few per match. A
+/// per-call search such as `memchr3` pays its setup cost at every comma, which on 10-byte
+/// fields is most of the work.
+#[derive(Debug)]
+struct Structural<'a> {
+    bytes: &'a [u8],
+    /// False when the input holds no quote at all, so only commas and line feeds are sought.
+    quotes: bool,
+    /// Start of the current word.
+    base: usize,
+    /// Bit 8k+7 is set for each structural byte k of the current word not yet returned.
+    mask: u64,
+}
+
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+impl<'a> Structural<'a> {
+    fn new(bytes: &'a [u8], from: usize) -> Structural<'a> {
+        let quotes = memchr(b'"', &bytes[from.min(bytes.len())..]).is_some();
+        let mut scan = Structural {
+            bytes,
+            quotes,
+            base: from,
+            mask: 0,
+        };
+        scan.mask = scan.word_mask();
+        scan
+    }
+
+    fn word_mask(&self) -> u64 {
+        let word = match self.bytes.get(self.base..self.base + 8) {
+            Some(full) => <[u8; 8]>::try_from(full).unwrap_or_default(),
+            None => {
+                // The last, partial word; zero bytes are not structural.
+                let mut word = [0u8; 8];
+                let rest = self.bytes.get(self.base..).unwrap_or_default();
+                word[..rest.len()].copy_from_slice(rest);
+                word
+            }
+        };
+        let w = u64::from_le_bytes(word);
+        let delimiters =
+            zero_bytes(w ^ (ONES * u64::from(b','))) | zero_bytes(w ^ (ONES * u64::from(b'\n')));
+        if self.quotes {
+            delimiters | zero_bytes(w ^ (ONES * u64::from(b'"')))
+        } else {
+            delimiters
+        }
+    }
+
+    fn next(&mut self) -> Option<usize> {
+        loop {
+            if self.mask != 0 {
+                let at = self.base + (self.mask.trailing_zeros() / 8) as usize;
+                self.mask &= self.mask - 1;
+                return Some(at);
+            }
+            self.base += 8;
+            if self.base >= self.bytes.len() {
+                return None;
+            }
+            self.mask = self.word_mask();
+        }
     }
 }
 
-/// One record whose field count and UTF-8 have been checked.
+/// Sets the high bit of exactly the zero bytes of `x`.
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// Reports invalid UTF-8 at byte `offset` with its line and column.
+fn utf8_error(input: &Input, offset: usize) -> Error {
+    let bytes = input.bytes();
+    let line_start = memchr::memrchr(b'\n', &bytes[..offset]).map_or(0, |i| i + 1);
+    let line = 1 + memchr_iter(b'\n', &bytes[..offset]).count() as u64;
+    // The column is counted on the raw line; good enough unless quotes hide commas before it.
+    let field = memchr_iter(b',', &bytes[line_start..offset]).count();
+    let header_end = memchr(b'\n', bytes).unwrap_or(bytes.len());
+    let column = String::from_utf8_lossy(&bytes[..header_end])
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .nth(field)
+        .map_or_else(|| format!("#{}", field + 1), |name| name.trim().to_owned());
+    Error::Utf8 {
+        file: input.name().to_owned(),
+        line,
+        column,
+    }
+}
+
+/// One record whose field count has been checked.
 pub(crate) struct Row<'r> {
     file: &'r str,
     line: u64,
-    record: &'r ByteRecord,
+    source: &'r str,
+    fields: &'r [Range<usize>],
+    /// True when the fields live in the scratch buffer rather than in the input.
+    unescaped: bool,
 }
 
 impl<'r> Row<'r> {
-    pub(crate) fn bytes(&self, index: usize) -> &'r [u8] {
-        self.record.get(index).unwrap_or_default()
+    /// Number of fields.
+    pub(crate) fn len(&self) -> usize {
+        self.fields.len()
     }
 
-    /// The field as text; the record's UTF-8 was validated when it was read.
+    pub(crate) fn bytes(&self, index: usize) -> &'r [u8] {
+        self.text(index).as_bytes()
+    }
+
+    /// The field as text.
     pub(crate) fn text(&self, index: usize) -> &'r str {
-        std::str::from_utf8(self.bytes(index)).unwrap_or_default()
+        self.fields
+            .get(index)
+            .map_or("", |r| &self.source[r.clone()])
+    }
+
+    /// The field's byte range in the input, when the record needed no unescaping, so that the
+    /// field can be referred to later without copying it.
+    pub(crate) fn span(&self, index: usize) -> Option<Range<usize>> {
+        if self.unescaped {
+            None
+        } else {
+            self.fields.get(index).cloned()
+        }
     }
 
     /// An error about the field at `index`, quoting its value.
-    pub(crate) fn error(&self, index: usize, column: &'static str, problem: impl Into<String>) -> Error {
+    pub(crate) fn error(
+        &self,
+        index: usize,
+        column: &'static str,
+        problem: impl Into<String>,
+    ) -> Error {
         Error::Field {
             file: self.file.to_owned(),
             line: self.line,
@@ -126,25 +392,31 @@ impl<'r> Row<'r> {
     }
 
     /// A finite decimal number.
-    pub(crate) fn float(&self, index: usize, column: &'static str) -> Result<f64> {
-        self.optional_float(index, column)?.ok_or_else(|| self.error(index, column, "empty value"))
+    pub(crate) fn float(&self, index: usize, column: &'static str) -> Result<Parsed> {
+        self.optional_float(index, column)?
+            .ok_or_else(|| self.error(index, column, "empty value"))
     }
 
     /// A finite decimal number, or `None` when the field is empty.
-    pub(crate) fn optional_float(&self, index: usize, column: &'static str) -> Result<Option<f64>> {
-        let text = self.text(index).trim();
+    pub(crate) fn optional_float(
+        &self,
+        index: usize,
+        column: &'static str,
+    ) -> Result<Option<Parsed>> {
+        let text = self.text(index);
         if text.is_empty() {
             return Ok(None);
         }
-        match text.parse::<f64>() {
-            Ok(v) if v.is_finite() => Ok(Some(v)),
-            _ => Err(self.error(index, column, "not a number")),
+        match parse_decimal(text).or_else(|| parse_decimal(text.trim())) {
+            Some(parsed) => Ok(Some(parsed)),
+            None => Err(self.error(index, column, "not a number")),
         }
     }
 
     /// A non-negative integer id.
     pub(crate) fn id(&self, index: usize, column: &'static str) -> Result<u64> {
-        self.optional_id(index, column)?.ok_or_else(|| self.error(index, column, "empty value"))
+        self.optional_id(index, column)?
+            .ok_or_else(|| self.error(index, column, "empty value"))
     }
 
     /// A non-negative integer id, or `None` when the field is empty.
@@ -153,9 +425,81 @@ impl<'r> Row<'r> {
         if bytes.is_empty() {
             return Ok(None);
         }
-        if bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
-            return Err(self.error(index, column, "not an integer id"));
+        let mut value = 0u64;
+        for &c in bytes {
+            let digit = c.wrapping_sub(b'0');
+            if digit > 9 {
+                return Err(self.error(index, column, "not an integer id"));
+            }
+            value = value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(digit)))
+                .ok_or_else(|| self.error(index, column, "integer id too large"))?;
         }
-        Ok(Some(bytes.iter().fold(0u64, |acc, c| acc * 10 + u64::from(c - b'0'))))
+        Ok(Some(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &str) -> Result<Vec<(u64, Vec<String>)>> {
+        let input = Input::from_bytes("t.csv", text.as_bytes().to_vec())?;
+        let mut table = Table::open(&input)?;
+        let mut out = Vec::new();
+        while let Some(row) = table.next_row()? {
+            let n = row.len();
+            out.push((row.line, (0..n).map(|i| row.text(i).to_owned()).collect()));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn plain_quoted_blank_and_crlf() {
+        let got = rows("a,b,c\r\n1,2,3\r\n\r\n\"x,y\",\"he said \"\"hi\"\"\",\"two\nlines\"\n4,,6")
+            .unwrap();
+        assert_eq!(
+            got,
+            [
+                (2, vec!["1".into(), "2".into(), "3".into()]),
+                (
+                    4,
+                    vec!["x,y".into(), "he said \"hi\"".into(), "two\nlines".into()]
+                ),
+                (6, vec!["4".into(), String::new(), "6".into()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn line_numbers_after_multiline_fields() {
+        let err = rows("a,b\n\"1\n\n\",2\n3\n").unwrap_err();
+        assert!(err.to_string().contains("line 5"), "{err}");
+        let err = rows("a,b\n1,\"never closed\n").unwrap_err();
+        assert!(
+            err.to_string().contains("line 2") && err.to_string().contains("never closed"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn structural_scan_finds_every_delimiter() {
+        let text = b"ab,c\"d\n,,x\n0123456789,\"\"\n\n";
+        for from in 0..text.len() {
+            let mut scan = Structural::new(text, from);
+            let found: Vec<usize> = std::iter::from_fn(|| scan.next()).collect();
+            let expected: Vec<usize> = (from..text.len())
+                .filter(|&i| matches!(text[i], b',' | b'"' | b'\n'))
+                .collect();
+            assert_eq!(found, expected, "from {from}");
+        }
+    }
+
+    #[test]
+    fn header_only_and_empty() {
+        assert!(rows("a,b\n").unwrap().is_empty());
+        assert!(matches!(rows(""), Err(Error::NoHeader { .. })));
+        assert!(matches!(rows("\n\n"), Err(Error::NoHeader { .. })));
     }
 }

@@ -36,10 +36,7 @@ impl LocalTime {
         if b.len() < 19 {
             return Err("too short for YYYY-MM-DDTHH:MM:SS±HH:MM");
         }
-        let date = std::str::from_utf8(&b[..10])
-            .ok()
-            .and_then(|d| d.parse::<Date>().ok())
-            .ok_or("the date part is not a valid YYYY-MM-DD")?;
+        let date = parse_date(&b[..10]).ok_or("the date part is not a valid YYYY-MM-DD")?;
         if b[10] != b'T' && b[10] != b' ' {
             return Err("expected `T` between date and time");
         }
@@ -47,9 +44,23 @@ impl LocalTime {
         if h > 23 || m > 59 || s > 59 {
             return Err("the time of day is out of range");
         }
-        let offset_minutes = parse_offset(&b[19..]).ok_or("expected a UTC offset such as -06:00")?;
-        Ok(LocalTime { date, seconds: h * 3600 + m * 60 + s, offset_minutes })
+        let offset_minutes =
+            parse_offset(&b[19..]).ok_or("expected a UTC offset such as -06:00")?;
+        Ok(LocalTime {
+            date,
+            seconds: h * 3600 + m * 60 + s,
+            offset_minutes,
+        })
     }
+}
+
+/// `YYYY-MM-DD` from bytes, without going through `str`.
+fn parse_date(b: &[u8]) -> Option<Date> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = two_digits(&b[0..2])? * 100 + two_digits(&b[2..4])?;
+    Date::from_ymd(year as i32, two_digits(&b[5..7])?, two_digits(&b[8..10])?)
 }
 
 fn two_digits(b: &[u8]) -> Option<u32> {
@@ -63,7 +74,11 @@ fn parse_hms(b: &[u8]) -> Option<(u32, u32, u32)> {
     if b.len() != 8 || b[2] != b':' || b[5] != b':' {
         return None;
     }
-    Some((two_digits(&b[0..2])?, two_digits(&b[3..5])?, two_digits(&b[6..8])?))
+    Some((
+        two_digits(&b[0..2])?,
+        two_digits(&b[3..5])?,
+        two_digits(&b[6..8])?,
+    ))
 }
 
 fn parse_offset(b: &[u8]) -> Option<i16> {
@@ -104,12 +119,17 @@ pub fn write_timestamp(out: &mut Vec<u8>, date: Date, seconds: u32, offset_minut
 /// A schedule `arrival_time` (`H:MM:SS`, hours may run to 47 for trips past midnight), in
 /// seconds after the service day's midnight.
 pub fn parse_arrival(text: &[u8]) -> Result<u32, &'static str> {
-    let colon = text.iter().position(|&c| c == b':').ok_or("expected H:MM:SS")?;
+    let colon = text
+        .iter()
+        .position(|&c| c == b':')
+        .ok_or("expected H:MM:SS")?;
     let (hours, rest) = text.split_at(colon);
     if hours.is_empty() || hours.len() > 2 || !hours.iter().all(u8::is_ascii_digit) {
         return Err("expected H:MM:SS");
     }
-    let h = hours.iter().fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0'));
+    let h = hours
+        .iter()
+        .fold(0u32, |acc, c| acc * 10 + u32::from(c - b'0'));
     let (m, s) = match rest {
         [b':', m1, m2, b':', s1, s2] => (
             two_digits(&[*m1, *m2]).ok_or("expected H:MM:SS")?,
@@ -137,8 +157,18 @@ mod tests {
         assert_eq!(t.hour(), 23);
         assert_eq!(t.seconds, 23 * 3600 + 58 * 60 + 13);
         assert_eq!(t.offset_minutes, -360);
-        assert_eq!(LocalTime::parse("2016-11-24 01:02:03Z").unwrap().offset_minutes, 0);
-        assert_eq!(LocalTime::parse("2016-11-24T01:02:03+0530").unwrap().offset_minutes, 330);
+        assert_eq!(
+            LocalTime::parse("2016-11-24 01:02:03Z")
+                .unwrap()
+                .offset_minutes,
+            0
+        );
+        assert_eq!(
+            LocalTime::parse("2016-11-24T01:02:03+0530")
+                .unwrap()
+                .offset_minutes,
+            330
+        );
         for bad in [
             "",
             "2016-11-24",

@@ -1,1 +1,50 @@
-fn main() {}
+//! The `capq` binary: parse the command line, set up logging, run one subcommand, and turn the
+//! outcome into an exit code (0 ok, 1 bad input, 2 internal error).
+
+mod cli;
+mod commands;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                // Wrong arguments are the user's input being wrong: exit 1, not clap's 2.
+                _ => ExitCode::from(exit::INPUT),
+            };
+        }
+    };
+    init_logging();
+    let result = match cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Process(args) => commands::process::run(args),
+        Command::Compare(args) => commands::compare::run(args),
+        Command::Bench(args) => commands::bench::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => exit::report(&error),
+    }
+}
+
+/// Logs go to stderr; `CAPQ_LOG` (or `RUST_LOG`) sets the filter, `warn` by default.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("CAPQ_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "warn".to_owned());
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_writer(std::io::stderr)
+        .init();
+}

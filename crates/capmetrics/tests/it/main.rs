@@ -19,8 +19,14 @@ pub fn testdata() -> PathBuf {
 pub fn check(data_dir: PathBuf, day: &str, expected: PathBuf) -> usize {
     let catalog = Catalog::new(LocalDir::new(data_dir));
     let day: Date = day.parse().unwrap();
-    let output = catalog.process(day).unwrap_or_else(|e| panic!("{day}: {e}"));
-    assert!(output.diagnostics.is_balanced(), "{day}: {:?}", output.diagnostics);
+    let output = catalog
+        .process(day)
+        .unwrap_or_else(|e| panic!("{day}: {e}"));
+    assert!(
+        output.diagnostics.is_balanced(),
+        "{day}: {:?}",
+        output.diagnostics
+    );
     let expected = Input::read(&expected).unwrap();
     match capmetrics::equivalence::compare(expected.bytes(), &output.csv) {
         Ok(rows) => {

@@ -6,20 +6,31 @@ use crate::{check, testdata};
 
 fn reference(day: &str) -> usize {
     let dir = testdata();
-    check(dir.join("data"), day, dir.join(format!("reference/{day}.csv.gz")))
+    check(
+        dir.join("data"),
+        day,
+        dir.join(format!("reference/{day}.csv.gz")),
+    )
 }
 
 #[test]
 fn fixture_of_29_explained_rows() {
     let dir = testdata().join("fixture");
-    let rows = check(dir.join("data"), "2016-11-25", dir.join("expected/2016-11-25.csv"));
+    let rows = check(
+        dir.join("data"),
+        "2016-11-25",
+        dir.join("expected/2016-11-25.csv"),
+    );
     assert_eq!(rows, 21);
 }
 
 #[test]
 fn fixture_diagnostics_explain_every_row() {
     let catalog = Catalog::new(LocalDir::new(testdata().join("fixture/data")));
-    let d = catalog.process("2016-11-25".parse().unwrap()).unwrap().diagnostics;
+    let d = catalog
+        .process("2016-11-25".parse().unwrap())
+        .unwrap()
+        .diagnostics;
     assert_eq!((d.rows_in, d.rows_out), (29, 21));
     // Trip 1676921 is not in the schedule: its 2 rows have no candidate stop.
     assert_eq!(d.dropped(DropReason::NoCandidateStop), 2);
@@ -54,7 +65,10 @@ fn days_using_the_20160604_and_20160820_metadata() {
 fn empty_headsigns_empty_the_day() {
     assert_eq!(reference("2015-06-07"), 0);
     let catalog = Catalog::new(LocalDir::new(testdata().join("data")));
-    let d = catalog.process("2015-06-07".parse().unwrap()).unwrap().diagnostics;
+    let d = catalog
+        .process("2015-06-07".parse().unwrap())
+        .unwrap()
+        .diagnostics;
     assert!(d.dropped(DropReason::EmptyHeadsign) > 0, "{d}");
 }
 
@@ -62,6 +76,9 @@ fn empty_headsigns_empty_the_day() {
 fn holiday_service_has_no_weekday_flags() {
     assert_eq!(reference("2016-05-30"), 0);
     let catalog = Catalog::new(LocalDir::new(testdata().join("data")));
-    let d = catalog.process("2016-05-30".parse().unwrap()).unwrap().diagnostics;
+    let d = catalog
+        .process("2016-05-30".parse().unwrap())
+        .unwrap()
+        .diagnostics;
     assert!(d.dropped(DropReason::NoScheduledTime) > 0, "{d}");
 }
