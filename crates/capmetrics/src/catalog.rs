@@ -15,7 +15,8 @@ use crate::diagnostics::Diagnostics;
 use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::metadata::{MetadataKind, choose};
-use crate::process::process_day;
+use crate::positions::Positions;
+use crate::process::process_positions;
 use crate::schedule::Schedule;
 use crate::source::DataSource;
 use crate::stops::Stops;
@@ -73,7 +74,10 @@ impl<S: DataSource> Catalog<S> {
     /// [`Error::NoPositions`]; nothing is written anywhere.
     pub fn process(&self, day: Date) -> Result<DayOutput> {
         let started = Instant::now();
-        let positions = self.positions(day)?;
+        let input = self.positions(day)?;
+        // Parse before asking for metadata: while another thread loads a shared schedule, this
+        // one gets its own parsing done instead of waiting.
+        let positions = Positions::parse(&input)?;
         let metadata_started = Instant::now();
         let (stops_name, stops) =
             self.metadata(day, MetadataKind::Stops, &self.stops, Stops::parse)?;
@@ -85,13 +89,13 @@ impl<S: DataSource> Catalog<S> {
         )?;
         let metadata_wait = metadata_started.elapsed();
         let mut csv = Vec::new();
-        let diagnostics = process_day(&positions, &stops, &schedule, &mut csv)?;
+        let diagnostics = process_positions(&positions, &stops, &schedule, &mut csv);
         Ok(DayOutput {
             day,
             csv,
             diagnostics,
             files: DayFiles {
-                positions: positions.name().to_owned(),
+                positions: input.name().to_owned(),
                 stops: stops_name,
                 schedule: schedule_name,
             },

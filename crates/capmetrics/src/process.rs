@@ -53,6 +53,16 @@ pub fn process_day(
     out: &mut Vec<u8>,
 ) -> Result<Diagnostics> {
     let positions = Positions::parse(positions)?;
+    Ok(process_positions(&positions, stops, schedule, out))
+}
+
+/// [`process_day`] on positions already parsed, which cannot fail.
+pub(crate) fn process_positions(
+    positions: &Positions<'_>,
+    stops: &Stops,
+    schedule: &Schedule,
+    out: &mut Vec<u8>,
+) -> Diagnostics {
     let mut diagnostics = Diagnostics::default();
     diagnostics.rows_in = positions.rows.len() as u64 + positions.empty_trip_id;
     diagnostics.add_dropped(DropReason::EmptyTripId, positions.empty_trip_id);
@@ -84,12 +94,12 @@ pub fn process_day(
         matches.sort_unstable_by_key(|m| (m.stop_id, m.row));
         for group in matches.chunk_by(|a, b| a.stop_id == b.stop_id) {
             if let Some(kept) = pick(group, &mut diagnostics) {
-                write_row(out, trip_id, &kept, &positions, stops, &mut diagnostics);
+                write_row(out, trip_id, &kept, positions, stops, &mut diagnostics);
             }
         }
     }
     debug_assert!(diagnostics.is_balanced(), "{diagnostics:?}");
-    Ok(diagnostics)
+    diagnostics
 }
 
 /// SPEC §3's last rule and §4: drops a kept row with an empty field, else appends it.

@@ -1,5 +1,7 @@
 //! Integration tests of the day processor, driven by real data copied into `testdata/`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod bad_input;
 mod garbage;
 mod reference;

@@ -1,0 +1,192 @@
+//! `capq run`: many days on local threads, the summary, and the exit code.
+
+use std::fs;
+
+use capmetrics::Input;
+use capmetrics::equivalence::compare;
+use serde_json::Value;
+
+use crate::{capq, capq_in, files_in, stderr, stdout, testdata};
+
+fn run_json(args: &[&str]) -> (Option<i32>, Value, String) {
+    let mut all = vec!["run", "--json"];
+    all.extend_from_slice(args);
+    let result = capq(&all);
+    let json = serde_json::from_slice(&result.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", stdout(&result)));
+    (result.status.code(), json, stderr(&result))
+}
+
+#[test]
+fn every_day_of_the_data_ends_right_and_the_run_fails_only_at_the_end() {
+    let out = tempfile::tempdir().unwrap();
+    let data = testdata().join("data");
+    let (code, json, log) = run_json(&[
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        out.path().to_str().unwrap(),
+        "--workers",
+        "2",
+        "--days",
+        "2015-03-07..2017-04-18",
+    ]);
+    // Days fail (no metadata), but only after all the others were processed.
+    assert_eq!(code, Some(1), "{log}");
+    assert_eq!(json["workers"], 2);
+    let days = json["days"].as_array().unwrap();
+    assert_eq!(days.len(), 774, "every day of the range is reported");
+    let status = |day: &str| {
+        days.iter().find(|d| d["day"] == day).unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(status("2016-11-24"), "ok");
+    assert_eq!(status("2015-06-07"), "empty");
+    assert_eq!(status("2016-02-14"), "empty");
+    assert_eq!(status("2015-09-06"), "failed");
+    assert_eq!(status("2017-03-16"), "failed");
+    assert_eq!(status("2016-11-28"), "missing");
+    assert_eq!(json["processed"], 24);
+    assert_eq!(json["failed"], 8);
+    assert_eq!(json["missing"], 774 - 32);
+
+    let failed = days.iter().find(|d| d["day"] == "2015-09-06").unwrap();
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("no schedule file"),
+        "{failed}"
+    );
+    let ok = days.iter().find(|d| d["day"] == "2016-11-24").unwrap();
+    assert_eq!(
+        (ok["rows_in"].as_u64(), ok["rows_out"].as_u64()),
+        (Some(24_490), Some(20_334))
+    );
+    assert_eq!(ok["dropped"]["merged_into_group"].as_u64(), Some(3893));
+
+    // Outputs exist for processed days only, under the old system's names, and no temporary
+    // files are left behind.
+    let written = files_in(out.path());
+    assert_eq!(written.len(), 24, "{written:?}");
+    assert!(
+        written
+            .iter()
+            .all(|n| n.ends_with("_processed.csv") && !n.starts_with('.'))
+    );
+    assert!(!written.contains(&"2015-09-06_processed.csv".to_owned()));
+    for day in ["2015-03-08", "2016-05-19", "2016-11-24", "2016-12-18"] {
+        let expected = Input::read(&testdata().join(format!("reference/{day}.csv.gz"))).unwrap();
+        let actual = fs::read(out.path().join(format!("{day}_processed.csv"))).unwrap();
+        assert!(compare(expected.bytes(), &actual).is_ok(), "{day}");
+    }
+}
+
+#[test]
+fn the_summary_table_names_each_day_and_reason() {
+    let out = tempfile::tempdir().unwrap();
+    let data = testdata().join("data");
+    let result = capq(&[
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        out.path().to_str().unwrap(),
+        "--days",
+        "2016-11-24,2015-12-30,2016-11-28",
+    ]);
+    assert_eq!(result.status.code(), Some(1));
+    let table = stdout(&result);
+    let header = table.lines().next().unwrap();
+    for column in [
+        "day",
+        "status",
+        "rows in",
+        "rows out",
+        "no stop",
+        "merged",
+        "far",
+        "no sched",
+        "no headsign",
+        "ms",
+        "error",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    let line = |day: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(day))
+            .unwrap_or_else(|| panic!("{table}"))
+            .to_owned()
+    };
+    assert!(
+        line("2016-11-24").contains("24490") && line("2016-11-24").contains("20334"),
+        "{table}"
+    );
+    assert!(
+        line("2015-12-30").contains("failed") && line("2015-12-30").contains("no schedule file"),
+        "{table}"
+    );
+    assert!(line("2016-11-28").contains("missing"), "{table}");
+    assert!(
+        table.contains("3 days: 1 processed, 1 missing, 1 failed"),
+        "{table}"
+    );
+    // Progress goes to stderr as plain lines when stderr is not a terminal.
+    assert!(stderr(&result).contains("[3/3]"), "{}", stderr(&result));
+}
+
+#[test]
+fn no_arguments_process_the_bundled_sample_into_out() {
+    let cwd = tempfile::tempdir().unwrap();
+    let result = capq_in(cwd.path(), &["run"]);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    assert_eq!(
+        files_in(&cwd.path().join("out")),
+        [
+            "2016-11-24_processed.csv",
+            "2016-11-25_processed.csv",
+            "2016-11-26_processed.csv",
+            "2016-11-27_processed.csv"
+        ]
+    );
+    let expected = Input::read(&testdata().join("reference/2016-11-24.csv.gz")).unwrap();
+    let actual = fs::read(cwd.path().join("out/2016-11-24_processed.csv")).unwrap();
+    assert_eq!(compare(expected.bytes(), &actual), Ok(20_334));
+}
+
+#[test]
+fn only_missing_days_or_bad_specs_exit_1() {
+    let out = tempfile::tempdir().unwrap();
+    let data = testdata().join("data");
+    let base = [
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        out.path().to_str().unwrap(),
+    ];
+    for days in [
+        "2020-01-01..2020-01-03",
+        "2016-11-24..2016-11-20",
+        "tomorrow",
+        "2016-02-30",
+    ] {
+        let mut args = base.to_vec();
+        args.extend(["--days", days]);
+        let result = capq(&args);
+        assert_eq!(result.status.code(), Some(1), "{days}: {}", stderr(&result));
+        assert!(
+            stderr(&result).contains("error:"),
+            "{days}: {}",
+            stderr(&result)
+        );
+    }
+    let mut args = base.to_vec();
+    args.extend(["--workers", "0"]);
+    assert_eq!(capq(&args).status.code(), Some(1));
+    assert!(files_in(out.path()).is_empty());
+}
