@@ -89,7 +89,7 @@ pub(crate) fn process_positions(
         matches.clear();
         matches.extend(
             rows.iter()
-                .map(|&row| trip.match_position(row, &positions, stops)),
+                .map(|&row| trip.match_position(row, positions, stops)),
         );
         matches.sort_unstable_by_key(|m| (m.stop_id, m.row));
         for group in matches.chunk_by(|a, b| a.stop_id == b.stop_id) {
