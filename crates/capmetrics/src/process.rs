@@ -451,7 +451,7 @@ mod tests {
         let s = schedule_time(24 * 3600 + 300, time);
         assert_eq!(
             (s.date.to_string(), s.deviation),
-            ("2016-11-25".into(), (22 * 3600 + 2700) % 86_400)
+            ("2016-11-25".into(), 22 * 3600 + 45 * 60)
         );
     }
 }
