@@ -1,0 +1,15 @@
+//! Dev-only harnesses for tests that talk to real things: a `redis-server` started on a free
+//! port (and killed on drop), an S3-compatible server (moto), and the Python RQ tools in the
+//! project's virtualenv.
+
+/// A real `redis-server` per test: start, restart, kill; AOF, password and TLS options.
+pub mod redis_server;
+/// A real S3-compatible HTTP server (moto) per test, with buckets and object reads.
+pub mod s3;
+/// The project's Python virtualenv (rq, rq-dashboard, moto) and running scripts in it.
+pub mod python;
+/// Free TCP ports and waiting for conditions.
+pub mod net;
+
+pub use redis_server::RedisServer;
+pub use s3::S3Server;
