@@ -1,1 +1,1 @@
-//! placeholder
+//! placeholder: the project virtualenv; being written.
