@@ -22,6 +22,20 @@ pub trait DataSource: Send + Sync {
     fn read(&self, folder: &str, name: &str) -> Result<Option<Input>>;
 }
 
+impl<T: DataSource + ?Sized> DataSource for Box<T> {
+    fn location(&self) -> String {
+        (**self).location()
+    }
+
+    fn list(&self, folder: &str) -> Result<Vec<String>> {
+        (**self).list(folder)
+    }
+
+    fn read(&self, folder: &str, name: &str) -> Result<Option<Input>> {
+        (**self).read(folder, name)
+    }
+}
+
 /// A data folder on local disk.
 #[derive(Debug, Clone)]
 pub struct LocalDir {

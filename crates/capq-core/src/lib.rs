@@ -1,9 +1,23 @@
-//! capq's processing core: what runs a day, independent of where the work comes from.
-//!
-//! Today it holds the embedded runner behind `capq run`; the queue's job model, task registry
-//! and worker loop join it as the distributed side grows.
+//! capq's processing core: the job model, the tasks, and the worker loop, independent of the
+//! queue backend; plus the embedded runner behind `capq run`.
 
+/// What the worker needs from a queue backend.
+pub mod broker;
+/// What tasks run against (data source, storage, runtime).
+pub mod env;
+/// A claimed job and its policies (timeout, retries, TTLs).
+pub mod job;
 /// Running many days on this machine's threads, with no servers.
 pub mod local;
+/// A job's `data`: the call to make, decoded safely from pickle or JSON.
+pub mod payload;
+/// The task registry and argument binding.
+pub mod task;
+/// The built-in tasks.
+pub mod tasks;
+/// RQ's timestamp formats.
+pub mod time;
+/// The worker loop.
+pub mod worker;
 
-pub use local::{DayReport, LocalRun, Outcome, RunReport};
+pub use local::{DayReport, LocalRun, Outcome as DayOutcome, RunReport};

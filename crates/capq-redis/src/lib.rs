@@ -1,1 +1,25 @@
-//! placeholder
+//! capq's Redis broker: the only crate that speaks Redis. It keeps RQ 2.x's key layout, so
+//! Python `rq` clients, `rq info` and rq-dashboard work with it, and makes every state change
+//! one Lua script (`src/lua/`), so no crash can leave a job half-moved.
+
+/// Operator actions: requeue, delete, suspend, resume, empty.
+mod admin;
+/// The worker's side: claim, heartbeat, complete.
+mod broker;
+/// The connection.
+mod client;
+/// Enqueueing jobs and batches.
+pub mod enqueue;
+/// The crate's error type.
+mod error;
+/// Every key name, in one table.
+pub mod keys;
+/// Reading queues, workers and jobs.
+pub mod queries;
+/// The Lua scripts.
+mod scripts;
+
+pub use client::{Redis, redact};
+pub use enqueue::{Batch, NewJob};
+pub use error::{Error, Result};
+pub use queries::{JobInfo, QueueCounts, Registry, ResultEntry, WorkerInfo};

@@ -93,7 +93,10 @@ impl RedisServer {
         if let (true, Ok(url)) = (plain, std::env::var("REDIS_URL")) {
             return RedisServer::external(url, options);
         }
-        let dir = tempfile::Builder::new().prefix("capq-redis-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("capq-redis-")
+            .tempdir()
+            .expect("temp dir");
         let mut server = RedisServer {
             options,
             port: free_port(),
@@ -114,7 +117,11 @@ impl RedisServer {
     fn external(url: String, options: RedisOptions) -> RedisServer {
         let rest = url.trim_start_matches("redis://");
         let host_port = rest.split('/').next().unwrap_or(rest);
-        let port = host_port.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(6379);
+        let port = host_port
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(6379);
         let db = 1 + NEXT_DB.fetch_add(1, Ordering::Relaxed) % 15;
         let server = RedisServer {
             options,
@@ -180,7 +187,8 @@ impl RedisServer {
             .expect("redis-server is installed (apt-get install redis-server)");
         self.child = Some(child);
         let ready = wait_until(Duration::from_secs(10), || {
-            self.try_command(&["PING"]).is_ok_and(|r| r == Reply::Status("PONG".into()))
+            self.try_command(&["PING"])
+                .is_ok_and(|r| r == Reply::Status("PONG".into()))
         });
         if !ready {
             let log = std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
@@ -194,7 +202,12 @@ impl RedisServer {
             let base = url.split('/').take(3).collect::<Vec<_>>().join("/");
             return format!("{base}/{}", self.db);
         }
-        let auth = self.options.password.as_ref().map(|p| format!(":{p}@")).unwrap_or_default();
+        let auth = self
+            .options
+            .password
+            .as_ref()
+            .map(|p| format!(":{p}@"))
+            .unwrap_or_default();
         match self.tls_port {
             // The test CA is not in the system store, so verification is skipped.
             Some(tls_port) => format!("rediss://{auth}127.0.0.1:{tls_port}/#insecure"),
@@ -214,7 +227,8 @@ impl RedisServer {
 
     /// Runs a command and returns its reply; panics if the server cannot be reached.
     pub fn command(&self, args: &[&str]) -> Reply {
-        self.try_command(args).unwrap_or_else(|e| panic!("redis {args:?}: {e}"))
+        self.try_command(args)
+            .unwrap_or_else(|e| panic!("redis {args:?}: {e}"))
     }
 
     /// Runs a command; errors if the server cannot be reached.
@@ -242,7 +256,9 @@ impl RedisServer {
     /// nothing acknowledged is lost.
     pub fn shutdown(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             let _ = child.wait();
         }
     }
@@ -257,7 +273,10 @@ impl RedisServer {
 
     /// Starts the server again on the same port and folder (after `shutdown` or `kill`).
     pub fn restart(&mut self) {
-        assert!(self.external.is_none(), "restart needs a server of the test's own");
+        assert!(
+            self.external.is_none(),
+            "restart needs a server of the test's own"
+        );
         self.kill();
         self.spawn();
     }
@@ -291,7 +310,12 @@ fn read_reply(reader: &mut impl BufRead) -> std::io::Result<Reply> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let line = line.trim_end_matches("\r\n");
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad reply {line:?}"));
+    let bad = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("bad reply {line:?}"),
+        )
+    };
     let (kind, rest) = line.split_at_checked(1).ok_or_else(bad)?;
     Ok(match kind {
         "+" => Reply::Status(rest.to_owned()),
@@ -334,10 +358,55 @@ fn make_certificates(dir: &Path) {
             .expect("openssl is installed");
         assert!(status.success(), "openssl {args:?} failed");
     };
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=capq test CA", "-keyout", "ca.key", "-out", "ca.crt"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "redis.key", "-out", "redis.csr"]);
-    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").expect("write san.ext");
-    run(&["x509", "-req", "-in", "redis.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "redis.crt"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=capq test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "redis.key",
+        "-out",
+        "redis.csr",
+    ]);
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .expect("write san.ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "redis.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "redis.crt",
+    ]);
 }
 
 #[cfg(test)]
@@ -346,12 +415,22 @@ mod tests {
 
     #[test]
     fn start_command_restart_with_aof() {
-        let mut server = RedisServer::start_with(RedisOptions { aof: true, ..RedisOptions::default() });
-        assert_eq!(server.command(&["SET", "k", "v"]), Reply::Status("OK".into()));
+        let mut server = RedisServer::start_with(RedisOptions {
+            aof: true,
+            ..RedisOptions::default()
+        });
+        assert_eq!(
+            server.command(&["SET", "k", "v"]),
+            Reply::Status("OK".into())
+        );
         server.shutdown();
         assert!(server.try_command(&["PING"]).is_err(), "stopped");
         server.restart();
-        assert_eq!(server.command(&["GET", "k"]).text().as_deref(), Some("v"), "AOF kept the key");
+        assert_eq!(
+            server.command(&["GET", "k"]).text().as_deref(),
+            Some("v"),
+            "AOF kept the key"
+        );
     }
 
     #[test]
@@ -362,7 +441,11 @@ mod tests {
             ..RedisOptions::default()
         });
         assert_eq!(server.command(&["PING"]), Reply::Status("PONG".into()));
-        assert!(server.url().starts_with("rediss://:s3cret@127.0.0.1:"), "{}", server.url());
+        assert!(
+            server.url().starts_with("rediss://:s3cret@127.0.0.1:"),
+            "{}",
+            server.url()
+        );
         assert!(server.ca_certificate().is_some_and(|p| p.exists()));
     }
 }

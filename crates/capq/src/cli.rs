@@ -24,8 +24,174 @@ pub enum Command {
     Process(ProcessArgs),
     /// Check that two processed-day CSVs are equivalent (same rows; decimals within 1e-9).
     Compare(CompareArgs),
-    /// Print speed figures of the day processor (see BENCHMARKS.md).
-    Bench(BenchArgs),
+    /// Print speed figures (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Run jobs from Redis queues (RQ's layout), writing results to storage.
+    Worker(WorkerArgs),
+    /// Enqueue one `capq.process_day` job per day, as one batch; prints the job ids.
+    Enqueue(EnqueueArgs),
+    /// Show queues (jobs per registry) and workers (state, current job).
+    Info(InfoArgs),
+    /// List, show, requeue or delete failed jobs.
+    Failed(FailedArgs),
+    /// Stop all workers from taking new jobs (`rq suspend`).
+    Suspend(RedisArgs),
+    /// Let workers take jobs again (`rq resume`).
+    Resume(RedisArgs),
+    /// Delete every queued job of a queue.
+    Empty(EmptyArgs),
+}
+
+/// Where Redis is.
+#[derive(Debug, Args, Clone)]
+pub struct RedisArgs {
+    /// Redis URL: redis://[:password@]host:port[/db], rediss:// for TLS
+    #[arg(
+        long,
+        value_name = "REDIS_URL",
+        env = "CAPQ_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379",
+        global = true
+    )]
+    pub url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// Queues to take jobs from, highest priority first
+    #[arg(
+        long,
+        value_name = "A,B",
+        env = "CAPQ_QUEUES",
+        default_value = "default",
+        value_delimiter = ','
+    )]
+    pub queues: Vec<String>,
+    /// Exit once the queues are empty
+    #[arg(long, env = "CAPQ_BURST")]
+    pub burst: bool,
+    /// Where days are read from: a folder, s3://bucket/prefix or http(s)://… [default: the bundled sample]
+    #[arg(long, value_name = "DIR|URL", env = "CAPQ_DATA")]
+    pub data: Option<String>,
+    /// Worker name, unique among live workers [default: host.pid.random]
+    #[arg(long, env = "CAPQ_WORKER_NAME")]
+    pub name: Option<String>,
+    /// Jobs to run at the same time [default: all cores]
+    #[arg(long, value_name = "N", env = "CAPQ_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// Seconds a running job stays ours without a heartbeat
+    #[arg(long, value_name = "SECONDS", env = "CAPQ_LEASE", default_value_t = 60)]
+    pub lease: u64,
+    /// Seconds to let running jobs finish on shutdown before handing them back
+    #[arg(long, value_name = "SECONDS", env = "CAPQ_GRACE", default_value_t = 30)]
+    pub grace: u64,
+    /// Seconds to keep results of jobs that set no result_ttl
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "CAPQ_RESULT_TTL",
+        default_value_t = 500
+    )]
+    pub result_ttl: i64,
+    /// Seconds to keep failed jobs that set no failure_ttl
+    #[arg(long, value_name = "SECONDS", env = "CAPQ_FAILURE_TTL", default_value_t = 7 * 24 * 3600)]
+    pub failure_ttl: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// Days: `2016-11-24`, `2016-11-24..2016-11-27`, or a comma-separated list of those
+    #[arg(long, value_name = "SPEC")]
+    pub days: String,
+    /// Output URL prefix; each day is written to `<PREFIX><DAY>_processed.csv`
+    #[arg(long, value_name = "URL_PREFIX")]
+    pub output: String,
+    /// Queue to put the jobs on
+    #[arg(long, default_value = "default", env = "CAPQ_QUEUE")]
+    pub queue: String,
+    /// Seconds before a job is failed as timed out (-1: never)
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 180,
+        allow_hyphen_values = true
+    )]
+    pub timeout: i64,
+    /// Times to retry a failed job
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// Seconds before the first retry; later ones back off exponentially, with jitter
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub retry_interval: u64,
+    /// Seconds to keep each job's result
+    #[arg(long, value_name = "SECONDS")]
+    pub result_ttl: Option<i64>,
+    /// Seconds to keep each failed job
+    #[arg(long, value_name = "SECONDS")]
+    pub failure_ttl: Option<i64>,
+    /// Print the batch and job ids as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// Print JSON instead of tables
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FailedArgs {
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    #[command(subcommand)]
+    pub action: FailedAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FailedAction {
+    /// List failed jobs with their errors
+    List {
+        /// Only this queue
+        #[arg(long)]
+        queue: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one job in full, with its whole error
+    Show { id: String },
+    /// Put failed jobs back on their queues
+    Requeue {
+        /// Job ids
+        ids: Vec<String>,
+        /// Every failed job (of --queue, or of all queues)
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        #[arg(long, requires = "all")]
+        queue: Option<String>,
+    },
+    /// Delete failed jobs
+    Delete {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EmptyArgs {
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// The queue to empty
+    pub queue: String,
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +233,26 @@ pub struct CompareArgs {
     pub expected: PathBuf,
     /// The actual CSV (plain or gzipped)
     pub actual: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The day processor: metadata loading, decompression and processing of one day.
+    Processor(BenchArgs),
+    /// Enqueueing no-op jobs through capq's own enqueue path; prints JSON.
+    Enqueue(EnqueueBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnqueueBenchArgs {
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// Queue to fill (it is not emptied afterwards)
+    #[arg(long, default_value = "bench")]
+    pub queue: String,
+    /// Jobs to enqueue
+    #[arg(long, default_value_t = 10_000)]
+    pub jobs: usize,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,14 @@ pub fn code_for(error: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<capmetrics::Error>() {
             return if e.is_input_error() { INPUT } else { INTERNAL };
         }
+        if let Some(e) = cause.downcast_ref::<capq_redis::Error>() {
+            return match e {
+                capq_redis::Error::Url { .. }
+                | capq_redis::Error::NameTaken(_)
+                | capq_redis::Error::NoSuchJob(_) => INPUT,
+                _ => INTERNAL,
+            };
+        }
     }
     INTERNAL
 }

@@ -24,12 +24,24 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_logging();
+    init_logging(if matches!(cli.command, Command::Worker(_)) {
+        "info"
+    } else {
+        "warn"
+    });
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Process(args) => commands::process::run(args),
         Command::Compare(args) => commands::compare::run(args),
-        Command::Bench(args) => commands::bench::run(args),
+        Command::Bench(cli::BenchCommand::Processor(args)) => commands::bench::run(args),
+        Command::Bench(cli::BenchCommand::Enqueue(args)) => commands::bench::enqueue(args),
+        Command::Worker(args) => commands::worker::run(args),
+        Command::Enqueue(args) => commands::enqueue::run(args),
+        Command::Info(args) => commands::info::run(args),
+        Command::Failed(args) => commands::failed::run(args),
+        Command::Suspend(args) => commands::suspend::run(args),
+        Command::Resume(args) => commands::resume::run(args),
+        Command::Empty(args) => commands::empty::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -37,12 +49,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `CAPQ_LOG` (or `RUST_LOG`) sets the filter, `warn` by default.
-fn init_logging() {
+/// Logs go to stderr; `CAPQ_LOG` (or `RUST_LOG`) sets the filter, `warn` by default (`info` for
+/// the worker, whose log is its record of work).
+fn init_logging(default: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = std::env::var("CAPQ_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn".to_owned());
+        .unwrap_or_else(|_| default.to_owned());
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("warn")))
         .with_writer(std::io::stderr)

@@ -9,8 +9,8 @@ use anyhow::Context;
 use capmetrics::metadata::{MetadataKind, choose};
 use capmetrics::{DataSource, Input, LocalDir, Schedule, Stops, process_day};
 
-use super::{data_dir, parse_day};
-use crate::cli::BenchArgs;
+use super::{connect, data_dir, parse_day, runtime};
+use crate::cli::{BenchArgs, EnqueueBenchArgs};
 use crate::exit;
 
 pub fn run(args: BenchArgs) -> anyhow::Result<u8> {
@@ -124,4 +124,28 @@ fn measure<T>(
     }
     times.sort();
     Ok((times[times.len() / 2], times[0]))
+}
+
+/// Enqueues `--jobs` no-op jobs with capq's enqueue path (MULTI pipelines of a few hundred jobs)
+/// and prints the rate as JSON.
+pub fn enqueue(args: EnqueueBenchArgs) -> anyhow::Result<u8> {
+    use capq_core::payload::{Call, Serializer};
+    use capq_redis::NewJob;
+    let call = Call {
+        func: "capq.noop".into(),
+        args: vec![],
+        kwargs: vec![],
+        serializer: Serializer::Pickle,
+    };
+    let jobs: Vec<NewJob> = (0..args.jobs)
+        .map(|_| NewJob::new(args.queue.clone(), call.clone()))
+        .collect();
+    runtime()?.block_on(async {
+        let redis = connect(&args.redis.url).await?;
+        let started = Instant::now();
+        redis.enqueue(&jobs, None).await?;
+        let seconds = started.elapsed().as_secs_f64();
+        println!("{}", serde_json::json!({"jobs": args.jobs, "seconds": seconds, "jobs_per_second": args.jobs as f64 / seconds}));
+        Ok(exit::SUCCESS)
+    })
 }

@@ -3,8 +3,15 @@
 
 pub mod bench;
 pub mod compare;
+pub mod empty;
+pub mod enqueue;
+pub mod failed;
+pub mod info;
 pub mod process;
+pub mod resume;
 pub mod run;
+pub mod suspend;
+pub mod worker;
 
 use std::path::PathBuf;
 
@@ -36,6 +43,22 @@ pub fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
             UserError("no --data given and the bundled sample (data/sample) is not here".into())
                 .into()
         })
+}
+
+/// A runtime for the commands that talk to Redis or S3; only the binary owns one.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))
+}
+
+/// Connects to Redis, naming the server (without its password) if that fails.
+pub async fn connect(url: &str) -> anyhow::Result<capq_redis::Redis> {
+    use anyhow::Context;
+    capq_redis::Redis::connect(url)
+        .await
+        .with_context(|| format!("cannot connect to Redis at {}", capq_redis::redact(url)))
 }
 
 pub fn parse_day(text: &str) -> anyhow::Result<Date> {

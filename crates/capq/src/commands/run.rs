@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use capmetrics::{Catalog, Date, DropReason, LocalDir, parse_day_spec};
-use capq_core::{DayReport, LocalRun, Outcome, RunReport};
+use capq_core::{DayOutcome as Outcome, DayReport, LocalRun, RunReport};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod process;
+mod queue;
 mod run;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,161 @@
+//! What the worker loop needs from a queue backend, as one small trait.
+//!
+//! The worker never sees keys or commands: it claims jobs under a lease, renews leases, and
+//! hands back completions. `capq-redis` implements this over RQ's Redis layout. Every method is
+//! one atomic state change on the backend, so a worker that dies between two calls leaves
+//! nothing half-done: at worst a claimed job whose lease runs out and is recovered.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+/// A job taken from a queue under a lease: the id, where it came from, and its raw hash.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: String,
+    pub queue: String,
+    /// Identifies this attempt; the lease is held on `"<id>:<execution_id>"`.
+    pub execution_id: String,
+    /// The job hash as stored (field name, raw value).
+    pub fields: Vec<(String, Vec<u8>)>,
+}
+
+/// The result of asking for work.
+#[derive(Debug, Clone)]
+pub enum Claim {
+    Jobs(Vec<Claimed>),
+    /// Nothing to do right now.
+    Empty,
+    /// `rq suspend` (or `capq suspend`) is in effect.
+    Suspended,
+}
+
+/// How an attempt ended, as the backend must record it.
+#[derive(Debug, Clone)]
+pub enum Ending {
+    /// Finished; `return_value` is already serialized in the client's format.
+    Finished { return_value: Option<Vec<u8>> },
+    /// Failed for good.
+    Failed { message: String },
+    /// Failed, and will run again after `delay` (zero: right away).
+    Retry {
+        message: String,
+        delay: Duration,
+        retries_left: u32,
+    },
+    /// Stopped on request (`capq stop`, RQ's `stop-job`); recorded as failed.
+    Stopped { message: String },
+    /// Not run to the end (graceful shutdown ran out of time): back on its queue, untouched.
+    Requeued,
+}
+
+/// A claimed job that started running after waiting for a free slot.
+#[derive(Debug, Clone)]
+pub struct Start {
+    pub id: String,
+    pub started_at: SystemTime,
+    /// The attempt number this run is (1 for the first).
+    pub attempt: u32,
+}
+
+/// One attempt's completion.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub id: String,
+    pub queue: String,
+    pub execution_id: String,
+    pub started_at: SystemTime,
+    pub ended_at: SystemTime,
+    pub ending: Ending,
+    /// Seconds to keep a finished job and its result (-1: forever, 0: delete at once).
+    pub result_ttl: i64,
+    /// Seconds to keep a failed job and its error.
+    pub failure_ttl: i64,
+    /// The job waited on other jobs (`rq:job::<id>:dependencies` exists).
+    pub has_dependencies: bool,
+}
+
+/// A worker as the backend records it.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub name: String,
+    pub queues: Vec<String>,
+    pub pid: u32,
+    pub hostname: String,
+    pub version: String,
+    /// How long the worker's record lives without a heartbeat.
+    pub ttl: Duration,
+}
+
+/// A lease the worker holds: the job and its attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Lease {
+    pub id: String,
+    pub queue: String,
+    pub execution_id: String,
+}
+
+/// Backend errors the worker loop must handle: connection trouble is retried with backoff;
+/// anything else is reported.
+pub trait BrokerError: std::error::Error + Send + Sync + 'static {
+    /// True when retrying later may succeed (connection refused or dropped, timeouts,
+    /// `LOADING` while Redis restarts).
+    fn is_transient(&self) -> bool;
+}
+
+/// A queue backend.
+pub trait Broker: Send + Sync + 'static {
+    type Error: BrokerError;
+
+    /// Records a new worker; fails if a live worker already has this name.
+    fn register(
+        &self,
+        worker: &Registration,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Records the worker's death and removes it from the worker sets.
+    fn deregister(
+        &self,
+        worker: &Registration,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Claims up to `max` queued jobs from `queues` (earlier queues first) without waiting.
+    /// The first `start_now` are marked started; the others stay `queued` (but leased) until
+    /// [`complete`](Self::complete) reports them started, so no job looks started before it
+    /// runs.
+    fn claim(
+        &self,
+        worker: &Registration,
+        max: usize,
+        start_now: usize,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Claim, Self::Error>> + Send;
+
+    /// Waits up to `timeout` for a job to arrive, then claims it like [`claim`](Self::claim).
+    fn wait_and_claim(
+        &self,
+        worker: &Registration,
+        lease: Duration,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Claim, Self::Error>> + Send;
+
+    /// Records jobs that started running since the last call, then completions. Returns, per
+    /// completion, whether it was recorded: `false` means the lease had already been lost (the
+    /// job was recovered and may be running elsewhere), so nothing was written.
+    fn complete(
+        &self,
+        worker: &Registration,
+        starts: &[Start],
+        completions: &[Completion],
+        idle: bool,
+    ) -> impl Future<Output = Result<Vec<bool>, Self::Error>> + Send;
+
+    /// Renews the worker's record and the leases it holds. Returns, per lease, whether it is
+    /// still held. `current` is the job to show as the worker's current job.
+    fn heartbeat(
+        &self,
+        worker: &Registration,
+        leases: &[Lease],
+        lease: Duration,
+        current: Option<(&str, Duration)>,
+    ) -> impl Future<Output = Result<Vec<bool>, Self::Error>> + Send;
+}

@@ -1,0 +1,257 @@
+//! The task registry: RQ function names mapped to the Rust code that runs them.
+//!
+//! A Python client enqueues `tasks.process_day_to_s3("2016-11-24", bucket, key)`; the worker
+//! looks up `tasks.process_day_to_s3` here, binds the arguments the way Python would (positional,
+//! then by keyword, with Python-like messages when they do not fit), and runs it. A task returns
+//! an [`Outcome`]; the worker alone decides what that means for the job (retry, fail, record).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use capq_pickle::Value;
+
+use crate::env::TaskEnv;
+use crate::payload::Call;
+
+/// How a task run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Done; the value becomes the job's result.
+    Success(Option<Value>),
+    /// Failed. `transient` failures (a network error) may succeed if run again.
+    Failure { message: String, transient: bool },
+}
+
+impl Outcome {
+    pub fn fail(message: impl Into<String>) -> Outcome {
+        Outcome::Failure {
+            message: message.into(),
+            transient: false,
+        }
+    }
+}
+
+/// What a running task can see: its job, a cancellation flag, and the worker's environment.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    pub job_id: String,
+    pub env: Arc<TaskEnv>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl TaskContext {
+    pub fn new(
+        job_id: impl Into<String>,
+        env: Arc<TaskEnv>,
+        cancel: Arc<AtomicBool>,
+    ) -> TaskContext {
+        TaskContext {
+            job_id: job_id.into(),
+            env,
+            cancel,
+        }
+    }
+
+    /// True once the job was cancelled (timeout, stop request, shutdown).
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Sleeps for `duration` unless cancelled first; returns false if cancelled.
+    pub fn sleep(&self, duration: Duration) -> bool {
+        let deadline = Instant::now() + duration;
+        loop {
+            if self.is_cancelled() {
+                return false;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(20)));
+        }
+    }
+}
+
+/// A parameter of a task, for binding and for messages.
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub required: bool,
+}
+
+/// A runnable task.
+pub trait Task: Send + Sync {
+    /// The RQ function name (`capq.process_day`).
+    fn name(&self) -> &'static str;
+    /// Its parameters, in positional order.
+    fn params(&self) -> &'static [Param];
+    /// True when the task computes or blocks for long, so it runs on a blocking thread rather
+    /// than on the worker's async loop.
+    fn blocking(&self) -> bool {
+        true
+    }
+    /// Runs the task. Called with arguments already bound to [`params`](Self::params).
+    fn run(&self, args: &Args, ctx: &TaskContext) -> Outcome;
+}
+
+/// Arguments bound to a task's parameters.
+#[derive(Debug, Clone)]
+pub struct Args {
+    task: &'static str,
+    values: Vec<(&'static str, Option<Value>)>,
+}
+
+impl Args {
+    /// The value of a parameter, if given.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.as_ref())
+    }
+
+    /// A required string parameter; `example` shows the expected form in the error.
+    pub fn str(&self, name: &str, example: &str) -> Result<&str, String> {
+        match self.get(name) {
+            Some(Value::Str(s)) => Ok(s),
+            Some(other) => Err(format!(
+                "{}(): argument `{name}` must be a str such as {example:?}, not {} {other}",
+                self.task,
+                other.type_name()
+            )),
+            None => Err(format!("{}(): missing argument `{name}`", self.task)),
+        }
+    }
+
+    /// A required number parameter (int or float).
+    pub fn number(&self, name: &str) -> Result<f64, String> {
+        match self.get(name) {
+            Some(Value::Int(i)) => Ok(*i as f64),
+            Some(Value::Float(f)) if f.is_finite() => Ok(*f),
+            Some(other) => Err(format!(
+                "{}(): argument `{name}` must be a number, not {} {other}",
+                self.task,
+                other.type_name()
+            )),
+            None => Err(format!("{}(): missing argument `{name}`", self.task)),
+        }
+    }
+}
+
+/// Binds a call's arguments to a task's parameters, as Python would.
+pub fn bind(task: &dyn Task, call: &Call) -> Result<Args, String> {
+    let params = task.params();
+    let name = task.name();
+    if call.args.len() > params.len() {
+        return Err(format!(
+            "{name}() takes {} positional argument{} ({}) but {} were given",
+            params.len(),
+            if params.len() == 1 { "" } else { "s" },
+            signature(params),
+            call.args.len()
+        ));
+    }
+    let mut values: Vec<(&'static str, Option<Value>)> =
+        params.iter().map(|p| (p.name, None)).collect();
+    for (slot, value) in values.iter_mut().zip(&call.args) {
+        slot.1 = Some(value.clone());
+    }
+    for (key, value) in &call.kwargs {
+        let Some(slot) = values.iter_mut().find(|(n, _)| n == key) else {
+            return Err(format!(
+                "{name}() got an unexpected keyword argument `{key}` (parameters: {})",
+                signature(params)
+            ));
+        };
+        if slot.1.is_some() {
+            return Err(format!("{name}() got multiple values for argument `{key}`"));
+        }
+        slot.1 = Some(value.clone());
+    }
+    let missing: Vec<&str> = params
+        .iter()
+        .zip(&values)
+        .filter(|(p, (_, v))| p.required && v.is_none())
+        .map(|(p, _)| p.name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{name}() missing {} required argument{}: {} (parameters: {})",
+            missing.len(),
+            if missing.len() == 1 { "" } else { "s" },
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            signature(params)
+        ));
+    }
+    Ok(Args { task: name, values })
+}
+
+fn signature(params: &[Param]) -> String {
+    params
+        .iter()
+        .map(|p| {
+            if p.required {
+                p.name.to_owned()
+            } else {
+                format!("{}=…", p.name)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Tasks by RQ function name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    tasks: HashMap<&'static str, Arc<dyn Task>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.tasks.keys().collect();
+        names.sort();
+        f.debug_struct("Registry").field("tasks", &names).finish()
+    }
+}
+
+impl Registry {
+    /// The built-in tasks: `tasks.process_day_to_s3`, `capq.process_day`, `capq.noop`,
+    /// `capq.sleep` and `capq.fail`.
+    pub fn builtin() -> Registry {
+        let mut registry = Registry::default();
+        for task in crate::tasks::all() {
+            registry.add(task);
+        }
+        registry
+    }
+
+    pub fn add(&mut self, task: Arc<dyn Task>) {
+        self.tasks.insert(task.name(), task);
+    }
+
+    /// The task for a function name, or the message to fail the job with.
+    pub fn get(&self, func: &str) -> Result<Arc<dyn Task>, String> {
+        self.tasks.get(func).cloned().ok_or_else(|| {
+            let mut names: Vec<_> = self.tasks.keys().copied().collect();
+            names.sort_unstable();
+            format!(
+                "no task named `{func}` (this worker runs: {})",
+                names.join(", ")
+            )
+        })
+    }
+
+    /// Every registered function name, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.tasks.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+}

@@ -1,0 +1,384 @@
+//! The worker's side of the queue: [`capq_core::broker::Broker`] over RQ's layout, one Lua
+//! script per state change.
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use capq_core::broker::{Broker, Claim, Claimed, Completion, Ending, Lease, Registration, Start};
+use capq_core::payload::compress;
+use capq_core::time::{epoch_seconds, rq_timestamp};
+use redis::Value;
+
+use crate::client::Redis;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::scripts::invoke;
+
+/// Seconds since the epoch, as Redis sorted-set scores are written.
+fn epoch_now() -> u64 {
+    epoch_seconds(SystemTime::now()) as u64
+}
+
+/// A fresh stem for execution ids: unique per claim call, numbered per job.
+fn execution_stem() -> String {
+    format!("{:016x}", fastrand::u64(..))
+}
+
+impl Broker for Redis {
+    type Error = Error;
+
+    async fn register(&self, worker: &Registration) -> Result<()> {
+        let mut invocation = invoke(&self.scripts.register);
+        invocation
+            .key(keys::worker(&worker.name))
+            .key(keys::WORKERS);
+        for queue in &worker.queues {
+            invocation.key(keys::workers_of(queue));
+        }
+        invocation
+            .arg(worker.ttl.as_secs().max(1))
+            .arg(rq_timestamp(SystemTime::now()))
+            .arg(worker.queues.join(","))
+            .arg(worker.pid)
+            .arg(&worker.hostname)
+            .arg(&worker.version);
+        let registered: i64 = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(Error::redis("register the worker"))?;
+        if registered == 1 {
+            Ok(())
+        } else {
+            Err(Error::NameTaken(worker.name.clone()))
+        }
+    }
+
+    async fn deregister(&self, worker: &Registration) -> Result<()> {
+        let mut invocation = invoke(&self.scripts.deregister);
+        invocation
+            .key(keys::worker(&worker.name))
+            .key(keys::WORKERS);
+        for queue in &worker.queues {
+            invocation.key(keys::workers_of(queue));
+        }
+        invocation.arg(rq_timestamp(SystemTime::now()));
+        let _: i64 = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(Error::redis("deregister the worker"))?;
+        Ok(())
+    }
+
+    async fn claim(
+        &self,
+        worker: &Registration,
+        max: usize,
+        start_now: usize,
+        lease: Duration,
+    ) -> Result<Claim> {
+        let mut invocation = invoke(&self.scripts.claim);
+        invocation
+            .key(keys::SUSPENDED)
+            .key(keys::worker(&worker.name));
+        for queue in &worker.queues {
+            invocation.key(keys::queue(queue)).key(keys::started(queue));
+        }
+        invocation
+            .arg(max.max(1))
+            .arg(start_now)
+            .arg(epoch_now() + lease.as_secs().max(1))
+            .arg(rq_timestamp(SystemTime::now()))
+            .arg(&worker.name)
+            .arg(format!("{}-", execution_stem()));
+        for queue in &worker.queues {
+            invocation.arg(queue);
+        }
+        let reply: Value = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(Error::redis("claim jobs"))?;
+        parse_claim(reply)
+    }
+
+    async fn wait_and_claim(
+        &self,
+        worker: &Registration,
+        lease: Duration,
+        timeout: Duration,
+    ) -> Result<Claim> {
+        let Some(queue) = worker.queues.first() else {
+            return Ok(Claim::Empty);
+        };
+        // BLMOVE watches one list. A single-queue worker waits the whole time; a multi-queue
+        // worker waits briefly on its first queue and then polls them all again.
+        let wait = if worker.queues.len() == 1 {
+            timeout
+        } else {
+            timeout.min(Duration::from_millis(250))
+        };
+        let mut conn = self.blocking_connection().await?;
+        let moved: Option<String> = redis::cmd("BLMOVE")
+            .arg(keys::queue(queue))
+            .arg(keys::intermediate(queue))
+            .arg("LEFT")
+            .arg("RIGHT")
+            .arg(wait.as_secs_f64().max(0.01))
+            .query_async(&mut conn)
+            .await
+            .map_err(Error::redis("wait for jobs"))?;
+        let Some(id) = moved else {
+            return Ok(Claim::Empty);
+        };
+        // Claim the moved job in one transaction rather than a script: this is the path an
+        // idle worker's latency depends on, and a MULTI costs Redis a fraction of a Lua call.
+        // The job was moved by us a moment ago; only recovery of entries stranded for minutes
+        // could take it first, and then the claim is undone below.
+        let execution = format!("{}-1", execution_stem());
+        let member = format!("{id}:{execution}");
+        let job_key = keys::job(&id);
+        let now = rq_timestamp(SystemTime::now());
+        let (removed, fields, ..): (i64, Value, i64, (), i64, ()) = redis::pipe()
+            .atomic()
+            .lrem(keys::intermediate(queue), 1, &id)
+            .hgetall(&job_key)
+            .zadd(
+                keys::started(queue),
+                &member,
+                epoch_now() + lease.as_secs().max(1),
+            )
+            .hset_multiple(
+                &job_key,
+                &[
+                    ("status", "started"),
+                    ("started_at", &now),
+                    ("last_heartbeat", &now),
+                    ("worker_name", &worker.name),
+                ],
+            )
+            .hincr(&job_key, "capq_attempts", 1)
+            .hset_multiple(
+                keys::worker(&worker.name),
+                &[
+                    ("state", "busy"),
+                    ("current_job", &id),
+                    ("last_heartbeat", &now),
+                ],
+            )
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(Error::redis("claim a job"))?;
+        let fields = hash_pairs(fields);
+        if removed == 0 || fields.is_empty() {
+            tracing::warn!(job_id = %id, "a job moved for this worker was gone before it could be claimed");
+            let mut undo = redis::pipe();
+            undo.atomic().zrem(keys::started(queue), &member);
+            if fields.is_empty() {
+                undo.del(&job_key);
+            }
+            undo.query_async::<()>(&mut self.conn.clone())
+                .await
+                .map_err(Error::redis("undo a claim"))?;
+            return Ok(Claim::Empty);
+        }
+        let carries_expiry = fields.iter().any(|(name, value)| {
+            (name == "ttl" || name == "ended_at")
+                && !value.is_empty()
+                && value.as_slice() != b"None"
+        });
+        if carries_expiry {
+            redis::cmd("PERSIST")
+                .arg(&job_key)
+                .query_async::<()>(&mut self.conn.clone())
+                .await
+                .map_err(Error::redis("claim a job"))?;
+        }
+        Ok(Claim::Jobs(vec![Claimed {
+            id,
+            queue: queue.clone(),
+            execution_id: execution,
+            fields,
+        }]))
+    }
+
+    async fn complete(
+        &self,
+        worker: &Registration,
+        starts: &[Start],
+        completions: &[Completion],
+        idle: bool,
+    ) -> Result<Vec<bool>> {
+        if completions.is_empty() && starts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let working: f64 = completions
+            .iter()
+            .map(|c| {
+                c.ended_at
+                    .duration_since(c.started_at)
+                    .unwrap_or_default()
+                    .as_secs_f64()
+            })
+            .sum();
+        let mut invocation = invoke(&self.scripts.finish);
+        invocation
+            .key(keys::worker(&worker.name))
+            .arg(epoch_now())
+            .arg(rq_timestamp(SystemTime::now()))
+            .arg(&worker.name)
+            .arg(if idle { "1" } else { "0" })
+            .arg(format!("{working:.6}"))
+            .arg(starts.len());
+        for start in starts {
+            invocation
+                .arg(&start.id)
+                .arg(rq_timestamp(start.started_at))
+                .arg(start.attempt);
+        }
+        invocation.arg(completions.len());
+        for c in completions {
+            let (kind, payload, delay, retries_left) = match &c.ending {
+                Ending::Finished { return_value } => (
+                    "finished",
+                    return_value
+                        .as_ref()
+                        .map(|v| BASE64.encode(v))
+                        .unwrap_or_default(),
+                    0,
+                    0,
+                ),
+                Ending::Failed { message } => ("failed", error_text(message), 0, 0),
+                Ending::Stopped { message } => ("stopped", error_text(message), 0, 0),
+                Ending::Retry {
+                    message,
+                    delay,
+                    retries_left,
+                } => ("retry", error_text(message), delay.as_secs(), *retries_left),
+                Ending::Requeued => ("requeue", String::new(), 0, 0),
+            };
+            invocation
+                .arg(kind)
+                .arg(&c.id)
+                .arg(&c.queue)
+                .arg(&c.execution_id)
+                .arg(c.result_ttl)
+                .arg(c.failure_ttl)
+                .arg(if c.has_dependencies { "1" } else { "0" })
+                .arg(payload)
+                .arg(delay)
+                .arg(retries_left)
+                .arg(format!("{:.6}", epoch_seconds(c.started_at)))
+                .arg(format!("{:.6}", epoch_seconds(c.ended_at)))
+                .arg(rq_timestamp(c.ended_at));
+        }
+        let recorded: Vec<i64> = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(Error::redis("record job results"))?;
+        Ok(recorded.into_iter().map(|r| r == 1).collect())
+    }
+
+    async fn heartbeat(
+        &self,
+        worker: &Registration,
+        leases: &[Lease],
+        lease: Duration,
+        current: Option<(&str, Duration)>,
+    ) -> Result<Vec<bool>> {
+        let mut invocation = invoke(&self.scripts.heartbeat);
+        let (current_id, working) = current.map_or(("", 0.0), |(id, t)| (id, t.as_secs_f64()));
+        invocation
+            .key(keys::worker(&worker.name))
+            .arg(worker.ttl.as_secs().max(1))
+            .arg(rq_timestamp(SystemTime::now()))
+            .arg(epoch_now() + lease.as_secs().max(1))
+            .arg(current_id)
+            .arg(format!("{working:.3}"));
+        for held in leases {
+            invocation
+                .arg(&held.queue)
+                .arg(format!("{}:{}", held.id, held.execution_id));
+        }
+        let held: Vec<i64> = invocation
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(Error::redis("heartbeat"))?;
+        Ok(held.into_iter().map(|h| h == 1).collect())
+    }
+}
+
+/// RQ's `exc_string`: base64 of the zlib-compressed error text.
+fn error_text(message: &str) -> String {
+    BASE64.encode(compress(message.as_bytes()))
+}
+
+fn parse_claim(reply: Value) -> Result<Claim> {
+    let bad = |detail: String| Error::Reply {
+        action: "claim",
+        detail,
+    };
+    let Value::Array(items) = reply else {
+        return Err(bad(format!("{reply:?}")));
+    };
+    if let [Value::BulkString(word)] = items.as_slice()
+        && word == b"suspended"
+    {
+        return Ok(Claim::Suspended);
+    }
+    if items.is_empty() {
+        return Ok(Claim::Empty);
+    }
+    let mut jobs = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::Array(parts) = item else {
+            return Err(bad("a claimed job is not an array".into()));
+        };
+        let [queue, id, execution, fields]: [Value; 4] = parts
+            .try_into()
+            .map_err(|_| bad("a claimed job does not have 4 parts".into()))?;
+        let Value::Array(flat) = fields else {
+            return Err(bad("job fields are not an array".into()));
+        };
+        let mut pairs = Vec::with_capacity(flat.len() / 2);
+        let mut flat = flat.into_iter();
+        while let (Some(name), Some(value)) = (flat.next(), flat.next()) {
+            pairs.push((text(name), bytes(value)));
+        }
+        jobs.push(Claimed {
+            id: text(id),
+            queue: text(queue),
+            execution_id: text(execution),
+            fields: pairs,
+        });
+    }
+    Ok(Claim::Jobs(jobs))
+}
+
+/// A hash as (field, value) pairs, from a flat array (RESP2) or a map (RESP3).
+pub(crate) fn hash_pairs(value: Value) -> Vec<(String, Vec<u8>)> {
+    let flat: Vec<Value> = match value {
+        Value::Array(items) => items,
+        Value::Map(map) => map.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+        _ => return Vec::new(),
+    };
+    let mut pairs = Vec::with_capacity(flat.len() / 2);
+    let mut items = flat.into_iter();
+    while let (Some(name), Some(value)) = (items.next(), items.next()) {
+        pairs.push((text(name), bytes(value)));
+    }
+    pairs
+}
+
+pub(crate) fn bytes(value: Value) -> Vec<u8> {
+    match value {
+        Value::BulkString(b) => b,
+        Value::SimpleString(s) => s.into_bytes(),
+        Value::Int(i) => i.to_string().into_bytes(),
+        Value::Okay => b"OK".to_vec(),
+        _ => Vec::new(),
+    }
+}
+
+pub(crate) fn text(value: Value) -> String {
+    String::from_utf8_lossy(&bytes(value)).into_owned()
+}

@@ -1,0 +1,167 @@
+-- Records how a batch of attempts ended: results, registries, expiries, retries, dependents
+-- and the worker's counters, all in one atomic step.
+--
+-- An attempt is recorded only if its lease is still in the started registry. A worker that lost
+-- its lease (it could not reach Redis for longer than the lease, and the job was recovered and
+-- may have run elsewhere) writes nothing, so a job is never recorded finished twice.
+--
+-- Jobs that started running since the last call (prefetched jobs that waited for a slot) are
+-- marked started first.
+--
+-- KEYS[1] = the worker's key.
+-- ARGV[1..12] = key prefixes, ARGV[13] = now (epoch s, integer), ARGV[14] = timestamp,
+-- ARGV[15] = worker name, ARGV[16] = '1' if the worker is now idle, ARGV[17] = working time (s),
+-- ARGV[18] = number of starts, then 3 values per start: job id, start timestamp, attempt;
+-- then the number of attempts that ended, and 13 values per attempt: kind (finished, failed, stopped,
+-- retry, requeue), job id, queue, execution id, result ttl, failure ttl, has dependencies
+-- ('1'/'0'), payload (base64 result, or base64 of zlib'd error text), retry delay (s), retries
+-- left, execution start and end (epoch s), and the end as a timestamp.
+-- Returns one 1 (recorded) or 0 (lease lost) per attempt.
+local P_JOB, P_RESULTS, P_STARTED, P_FINISHED, P_FAILED, P_DEFERRED, P_SCHEDULED, P_QUEUE,
+  S_DEPENDENTS, P_DEPENDENCIES, K_QUEUES = unpack(ARGV, 1, 11)
+local now, stamp, worker = tonumber(ARGV[13]), ARGV[14], ARGV[15]
+local idle, working_time, starts = ARGV[16] == '1', ARGV[17], tonumber(ARGV[18])
+local first_end = 20 + starts * 3
+local count = tonumber(ARGV[first_end - 1])
+
+for i = 0, starts - 1 do
+  local base = 19 + i * 3
+  local started_at = ARGV[base + 1]
+  redis.call('HSET', P_JOB .. ARGV[base], 'status', 'started', 'started_at', started_at,
+    'last_heartbeat', started_at, 'worker_name', worker, 'capq_attempts', ARGV[base + 2])
+end
+if starts > 0 then
+  redis.call('HSET', KEYS[1], 'state', 'busy', 'current_job', ARGV[19 + (starts - 1) * 3])
+end
+
+-- Keeps a key for `ttl` seconds, forever for -1.
+local function keep(key, ttl)
+  if ttl > 0 then redis.call('EXPIRE', key, ttl) elseif ttl < 0 then redis.call('PERSIST', key) end
+end
+
+-- RQ's rule: once a job ends, each deferred dependent whose parents have all finished (or all
+-- ended, for dependents that allow failures) is queued.
+local function release_dependents(id, parent_failed, ttl)
+  local dependents_key = P_JOB .. id .. S_DEPENDENTS
+  if redis.call('SCARD', dependents_key) == 0 then return end
+  for _, dependent in ipairs(redis.call('SMEMBERS', dependents_key)) do
+    local key = P_JOB .. dependent
+    local status, origin, allow, front = unpack(redis.call('HMGET', key, 'status', 'origin',
+      'allow_dependency_failures', 'enqueue_at_front'))
+    if status == 'deferred' and origin and (not parent_failed or allow == '1') then
+      local ready = true
+      for _, parent in ipairs(redis.call('SMEMBERS', P_DEPENDENCIES .. dependent .. ':dependencies')) do
+        local parent_status = redis.call('HGET', P_JOB .. parent, 'status')
+        local done = parent_status == false or parent_status == 'finished'
+          or (allow == '1' and (parent_status == 'failed' or parent_status == 'stopped'))
+        if not done then ready = false break end
+      end
+      if ready then
+        redis.call('ZREM', P_DEFERRED .. origin, dependent)
+        redis.call('HSET', key, 'status', 'queued', 'enqueued_at', stamp)
+        redis.call('SADD', K_QUEUES, P_QUEUE .. origin)
+        if front == '1' then
+          redis.call('LPUSH', P_QUEUE .. origin, dependent)
+        else
+          redis.call('RPUSH', P_QUEUE .. origin, dependent)
+        end
+        redis.call('SREM', dependents_key, dependent)
+      end
+    end
+  end
+  keep(dependents_key, ttl)
+end
+
+local recorded, succeeded, failed = {}, 0, 0
+for i = 0, count - 1 do
+  local base = first_end + i * 13
+  local kind, id, queue, execution = ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
+  local result_ttl, failure_ttl = tonumber(ARGV[base + 4]), tonumber(ARGV[base + 5])
+  local has_dependencies, payload = ARGV[base + 6] == '1', ARGV[base + 7]
+  local delay, retries_left = tonumber(ARGV[base + 8]), ARGV[base + 9]
+  local started, ended, ended_stamp = ARGV[base + 10], ARGV[base + 11], ARGV[base + 12]
+  local job_key, results_key = P_JOB .. id, P_RESULTS .. id
+
+  if redis.call('ZREM', P_STARTED .. queue, id .. ':' .. execution) == 0 then
+    recorded[#recorded + 1] = 0
+  else
+    recorded[#recorded + 1] = 1
+    local entry = {'worker_name', worker, 'execution_id', execution,
+      'execution_started_at', started, 'execution_ended_at', ended}
+    if kind == 'finished' then
+      succeeded = succeeded + 1
+      if result_ttl == 0 then
+        -- result_ttl=0: the result is not kept at all.
+        redis.call('DEL', job_key, results_key)
+      else
+        redis.call('HSET', job_key, 'status', 'finished', 'ended_at', ended_stamp, 'last_heartbeat', stamp)
+        entry[#entry + 1] = 'type'
+        entry[#entry + 1] = '1'
+        if payload ~= '' then
+          entry[#entry + 1] = 'return_value'
+          entry[#entry + 1] = payload
+        end
+        redis.call('XADD', results_key, 'MAXLEN', '~', '10', '*', unpack(entry))
+        keep(results_key, result_ttl)
+        redis.call('ZADD', P_FINISHED .. queue, result_ttl > 0 and (now + result_ttl) or '+inf', id)
+        keep(job_key, result_ttl)
+        release_dependents(id, false, result_ttl)
+        if has_dependencies then keep(P_DEPENDENCIES .. id .. ':dependencies', result_ttl) end
+      end
+    elseif kind == 'failed' or kind == 'stopped' then
+      failed = failed + 1
+      redis.call('HSET', job_key, 'status', kind, 'ended_at', ended_stamp, 'last_heartbeat', stamp)
+      entry[#entry + 1] = 'type'
+      entry[#entry + 1] = '2'
+      entry[#entry + 1] = 'exc_string'
+      entry[#entry + 1] = payload
+      redis.call('XADD', results_key, 'MAXLEN', '~', '10', '*', unpack(entry))
+      keep(results_key, failure_ttl)
+      redis.call('ZADD', P_FAILED .. queue, failure_ttl > 0 and (now + failure_ttl) or '+inf', id)
+      keep(job_key, failure_ttl)
+      release_dependents(id, true, failure_ttl)
+      if has_dependencies then keep(P_DEPENDENCIES .. id .. ':dependencies', failure_ttl) end
+    elseif kind == 'retry' then
+      failed = failed + 1
+      entry[#entry + 1] = 'type'
+      entry[#entry + 1] = '4'
+      entry[#entry + 1] = 'exc_string'
+      entry[#entry + 1] = payload
+      redis.call('XADD', results_key, 'MAXLEN', '~', '10', '*', unpack(entry))
+      if delay > 0 then
+        redis.call('HSET', job_key, 'status', 'scheduled', 'retries_left', retries_left, 'ended_at', stamp)
+        redis.call('ZADD', P_SCHEDULED .. queue, now + delay, id)
+      else
+        redis.call('HSET', job_key, 'status', 'queued', 'retries_left', retries_left, 'ended_at', stamp,
+          'enqueued_at', stamp)
+        if redis.call('HGET', job_key, 'enqueue_at_front_on_retry') == '1' then
+          redis.call('LPUSH', P_QUEUE .. queue, id)
+        else
+          redis.call('RPUSH', P_QUEUE .. queue, id)
+        end
+      end
+    else
+      -- requeue: handed back unfinished (graceful shutdown); it goes first in line again.
+      redis.call('HSET', job_key, 'status', 'queued', 'enqueued_at', stamp)
+      redis.call('LPUSH', P_QUEUE .. queue, id)
+    end
+  end
+end
+
+if succeeded > 0 then redis.call('HINCRBY', KEYS[1], 'successful_job_count', succeeded) end
+if failed > 0 then redis.call('HINCRBY', KEYS[1], 'failed_job_count', failed) end
+if succeeded + failed > 0 then redis.call('HINCRBYFLOAT', KEYS[1], 'total_working_time', working_time) end
+-- Idle only if no job was claimed since these: a claim sets `current_job` to its own job,
+-- and this write must not undo it.
+if idle then
+  local current = redis.call('HGET', KEYS[1], 'current_job')
+  local ours = not current
+  for i = 0, count - 1 do
+    if ARGV[first_end + i * 13 + 1] == current then ours = true end
+  end
+  if ours then
+    redis.call('HSET', KEYS[1], 'state', 'idle', 'last_heartbeat', stamp)
+    redis.call('HDEL', KEYS[1], 'current_job', 'current_job_working_time')
+  end
+end
+return recorded

@@ -1,0 +1,24 @@
+-- Renews a worker's record and the leases it holds.
+--
+-- KEYS[1] = the worker's key.
+-- ARGV[1..12] = key prefixes, ARGV[13] = worker record ttl (s), ARGV[14] = timestamp,
+-- ARGV[15] = new lease expiry (epoch s), ARGV[16] = current job id ('' for none),
+-- ARGV[17] = its working time (s), ARGV[18..] = (queue, member) pairs of the held leases.
+-- Returns one 1 (still held) or 0 (lost: recovered by someone else) per lease.
+local P_STARTED = ARGV[3]
+local held = {}
+for i = 18, #ARGV, 2 do
+  local key, member = P_STARTED .. ARGV[i], ARGV[i + 1]
+  if redis.call('ZSCORE', key, member) then
+    redis.call('ZADD', key, 'XX', ARGV[15], member)
+    held[#held + 1] = 1
+  else
+    held[#held + 1] = 0
+  end
+end
+redis.call('HSET', KEYS[1], 'last_heartbeat', ARGV[14])
+if ARGV[16] ~= '' then
+  redis.call('HSET', KEYS[1], 'current_job', ARGV[16], 'current_job_working_time', ARGV[17])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[13])
+return held

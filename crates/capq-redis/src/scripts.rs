@@ -1,0 +1,42 @@
+//! The Lua scripts, one per state change, loaded once and run by hash (`EVALSHA`, reloaded
+//! transparently after a Redis restart flushes the script cache).
+
+use redis::{Script, ScriptInvocation};
+
+use crate::keys;
+
+/// Every script, compiled into the binary.
+pub(crate) struct Scripts {
+    pub claim: Script,
+    pub finish: Script,
+    pub heartbeat: Script,
+    pub register: Script,
+    pub deregister: Script,
+    pub requeue: Script,
+    pub delete: Script,
+    pub empty: Script,
+}
+
+impl Scripts {
+    pub fn new() -> Scripts {
+        Scripts {
+            claim: Script::new(include_str!("lua/claim.lua")),
+            finish: Script::new(include_str!("lua/finish.lua")),
+            heartbeat: Script::new(include_str!("lua/heartbeat.lua")),
+            register: Script::new(include_str!("lua/register.lua")),
+            deregister: Script::new(include_str!("lua/deregister.lua")),
+            requeue: Script::new(include_str!("lua/requeue.lua")),
+            delete: Script::new(include_str!("lua/delete.lua")),
+            empty: Script::new(include_str!("lua/empty.lua")),
+        }
+    }
+}
+
+/// Starts an invocation of `script` with the key prefixes as `ARGV[1..12]`.
+pub(crate) fn invoke(script: &Script) -> ScriptInvocation<'_> {
+    let mut invocation = script.prepare_invoke();
+    for prefix in keys::script_prefixes() {
+        invocation.arg(prefix);
+    }
+    invocation
+}

@@ -1,0 +1,121 @@
+//! `capq worker`: run jobs from Redis until stopped (or, with `--burst`, until the queues are
+//! empty). The first SIGINT or SIGTERM stops it gracefully; a second one exits at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use capmetrics::Catalog;
+use capq_core::env::TaskEnv;
+use capq_core::job::Defaults;
+use capq_core::task::Registry;
+use capq_core::worker::{self, WorkerConfig};
+use capq_storage::Storage;
+use tokio::sync::watch;
+
+use super::{connect, data_dir, runtime};
+use crate::cli::WorkerArgs;
+use crate::exit::{self, UserError};
+
+pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
+    let queues: Vec<String> = args
+        .queues
+        .iter()
+        .map(|q| q.trim().to_owned())
+        .filter(|q| !q.is_empty())
+        .collect();
+    if queues.is_empty() {
+        anyhow::bail!(UserError("--queues names no queue".into()));
+    }
+    let concurrency = match args.concurrency {
+        Some(0) => anyhow::bail!(UserError("--concurrency must be at least 1".into())),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    if args.lease < 3 {
+        anyhow::bail!(UserError("--lease must be at least 3 seconds".into()));
+    }
+    let data = match args.data {
+        Some(data) if data.contains("://") => data,
+        other => data_dir(other.map(Into::into))?.display().to_string(),
+    };
+    let name = args.name.unwrap_or_else(default_name);
+    let runtime = runtime()?;
+    let result = runtime.block_on(async move {
+        let redis = connect(&args.redis.url).await?;
+        let storage = Storage::from_env().context("configuring storage")?;
+        let source = capq_storage::data_source(&data, &storage, tokio::runtime::Handle::current())
+            .map_err(|e| UserError(format!("--data: {e}")))?;
+        let env = Arc::new(TaskEnv {
+            data: Catalog::new(source),
+            storage,
+            runtime: tokio::runtime::Handle::current(),
+        });
+        let config = WorkerConfig {
+            burst: args.burst,
+            concurrency,
+            lease: Duration::from_secs(args.lease),
+            grace: Duration::from_secs(args.grace),
+            defaults: Defaults {
+                result_ttl: args.result_ttl,
+                failure_ttl: args.failure_ttl,
+            },
+            ..WorkerConfig::new(name.clone(), queues.clone())
+        };
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(watch_signals(stop));
+        eprintln!(
+            "capq worker {name}: queues {}, data {data}, {concurrency} at a time",
+            queues.join(",")
+        );
+        let stats = worker::run(
+            Arc::new(redis),
+            Arc::new(Registry::builtin()),
+            env,
+            config,
+            stopped,
+        )
+        .await?;
+        eprintln!(
+            "capq worker {name}: {} finished, {} failed, {} retried, {} handed back, {} lost",
+            stats.finished, stats.failed, stats.retried, stats.requeued, stats.lost
+        );
+        Ok(exit::SUCCESS)
+    });
+    // A job handed back at the end of the grace period may still be computing on a blocking
+    // thread; do not wait for it.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+/// `host.pid.xxxx`: unique among live workers without coordination.
+fn default_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let host = if host.is_empty() {
+        "capq".to_owned()
+    } else {
+        host
+    };
+    format!("{host}.{}.{:04x}", std::process::id(), fastrand::u16(..))
+}
+
+/// First SIGINT/SIGTERM: graceful stop. Second: exit now (leases expire and jobs are
+/// recovered by other workers).
+async fn watch_signals(stop: watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for signals");
+        return;
+    };
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    tracing::info!("stopping: finishing running jobs (signal again to exit at once)");
+    let _ = stop.send(true);
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    eprintln!("capq worker: second signal, exiting now");
+    std::process::exit(130);
+}

@@ -1,0 +1,139 @@
+//! End-to-end tests of the queue: real `redis-server`, real moto S3, real Python `rq` and
+//! rq-dashboard, and real `capq worker` processes.
+
+mod bad_jobs;
+mod cli;
+mod mixed_fleet;
+mod rq_tools;
+mod seed;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use capq_test_support::RedisServer;
+use capq_test_support::s3::S3Server;
+
+use crate::testdata;
+
+/// A `capq` process in the background, killed if the test ends first.
+pub struct Process {
+    pub child: Child,
+    pub stderr_path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Process {
+    /// Waits for the process to exit, up to `timeout`; panics with its log if it does not.
+    pub fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "capq did not exit within {timeout:?}; its log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
+    /// What the process wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `capq <args>` in the background with extra environment variables.
+pub fn spawn_capq(args: &[&str], env: &[(String, String)]) -> Process {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stderr_path = dir.path().join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_path).expect("log file");
+    let child = Command::new(env!("CARGO_BIN_EXE_capq"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("CAPQ_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("capq starts");
+    Process {
+        child,
+        stderr_path,
+        _dir: dir,
+    }
+}
+
+/// Starts a worker on `redis` reading the real test data, with S3 reachable if given.
+pub fn spawn_worker(redis: &RedisServer, s3: Option<&S3Server>, extra: &[&str]) -> Process {
+    let url = redis.url();
+    let data = testdata().join("data");
+    let mut args = vec![
+        "worker",
+        "--url",
+        &url,
+        "--data",
+        data.to_str().expect("utf-8 path"),
+    ];
+    args.extend_from_slice(extra);
+    spawn_capq(&args, &s3.map(S3Server::env).unwrap_or_default())
+}
+
+/// Runs `capq <args>` to completion with extra environment variables.
+pub fn run_capq(args: &[&str], env: &[(String, String)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capq"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .expect("capq runs")
+}
+
+/// Polls until `condition` holds; panics with `what` after `timeout`.
+pub fn eventually(what: &str, timeout: Duration, condition: impl FnMut() -> bool) {
+    assert!(
+        capq_test_support::net::wait_until(timeout, condition),
+        "timed out waiting for {what}"
+    );
+}
+
+/// A Python snippet's prelude: imports, the Redis connection, and `sys.path` for stub modules.
+pub fn python_prelude(redis: &RedisServer, module_dir: &Path) -> String {
+    format!(
+        "import sys, json, time\nsys.path.insert(0, {dir:?})\nfrom redis import Redis\nfrom rq import Queue\nfrom rq.job import Job\nr = Redis.from_url({url:?})\nq = Queue(connection=r)\n",
+        dir = module_dir.display().to_string(),
+        url = redis.url(),
+    )
+}
+
+/// Writes Python stub modules the client side imports: `tasks.process_day_to_s3` (the seed's
+/// signature) and a `capq` module whose functions a Python RQ worker can also run.
+pub fn write_python_modules(dir: &Path) {
+    std::fs::write(
+        dir.join("tasks.py"),
+        "def process_day_to_s3(day, bucket, key):\n    raise NotImplementedError('runs on capq workers')\n",
+    )
+    .expect("write tasks.py");
+    std::fs::write(
+        dir.join("capq.py"),
+        "import time\n\ndef noop():\n    return None\n\ndef sleep(seconds):\n    time.sleep(seconds)\n    return seconds\n\ndef fail(message='capq.fail() was called'):\n    raise RuntimeError(message)\n\ndef process_day(day, output):\n    raise NotImplementedError('runs on capq workers')\n",
+    )
+    .expect("write capq.py");
+}
