@@ -117,88 +117,45 @@ impl Broker for Redis {
         } else {
             timeout.min(Duration::from_millis(250))
         };
-        let mut conn = self.blocking_connection().await?;
-        let moved: Option<String> = redis::cmd("BLMOVE")
+        let handoff = keys::handoff(&worker.name);
+        let mut claim = invoke(&self.scripts.claim_waited);
+        claim
+            .key(&handoff)
+            .key(keys::started(queue))
+            .key(keys::worker(&worker.name))
+            .arg(lease.as_secs().max(1))
+            .arg(&worker.name)
+            .arg(format!("{}-", execution_stem()))
+            .arg(queue);
+        // BLMOVE and the claim travel together: Redis runs the claim as soon as the BLMOVE
+        // returns, with no round trip in between.
+        let mut pipe = redis::pipe();
+        pipe.cmd("BLMOVE")
             .arg(keys::queue(queue))
-            .arg(keys::intermediate(queue))
+            .arg(&handoff)
             .arg("LEFT")
             .arg("RIGHT")
             .arg(wait.as_secs_f64().max(0.01))
-            .query_async(&mut conn)
-            .await
-            .map_err(Error::redis("wait for jobs"))?;
-        let Some(id) = moved else {
-            return Ok(Claim::Empty);
-        };
-        // Claim the moved job in one transaction rather than a script: this is the path an
-        // idle worker's latency depends on, and a MULTI costs Redis a fraction of a Lua call.
-        // The job was moved by us a moment ago; only recovery of entries stranded for minutes
-        // could take it first, and then the claim is undone below.
-        let execution = format!("{}-1", execution_stem());
-        let member = format!("{id}:{execution}");
-        let job_key = keys::job(&id);
-        let now = rq_timestamp(SystemTime::now());
-        let (removed, fields, ..): (i64, Value, i64, (), i64, ()) = redis::pipe()
-            .atomic()
-            .lrem(keys::intermediate(queue), 1, &id)
-            .hgetall(&job_key)
-            .zadd(
-                keys::started(queue),
-                &member,
-                epoch_now() + lease.as_secs().max(1),
-            )
-            .hset_multiple(
-                &job_key,
-                &[
-                    ("status", "started"),
-                    ("started_at", &now),
-                    ("last_heartbeat", &now),
-                    ("worker_name", &worker.name),
-                ],
-            )
-            .hincr(&job_key, "capq_attempts", 1)
-            .hset_multiple(
-                keys::worker(&worker.name),
-                &[
-                    ("state", "busy"),
-                    ("current_job", &id),
-                    ("last_heartbeat", &now),
-                ],
-            )
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(Error::redis("claim a job"))?;
-        let fields = hash_pairs(fields);
-        if removed == 0 || fields.is_empty() {
-            tracing::warn!(job_id = %id, "a job moved for this worker was gone before it could be claimed");
-            let mut undo = redis::pipe();
-            undo.atomic().zrem(keys::started(queue), &member);
-            if fields.is_empty() {
-                undo.del(&job_key);
+            .ignore()
+            .invoke_script(&claim);
+        let mut conn = self.blocking_connection().await?;
+        let reply: Result<(Value,), _> = pipe.query_async(&mut conn).await;
+        match reply {
+            Ok((claimed,)) => parse_claim(claimed),
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                // After a Redis restart the script cache is empty. Whatever the BLMOVE moved
+                // waits in the hand-off list; load the script and claim it now.
+                let claimed: Value = claim
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(Error::redis("claim a job"))?;
+                parse_claim(claimed)
             }
-            undo.query_async::<()>(&mut self.conn.clone())
-                .await
-                .map_err(Error::redis("undo a claim"))?;
-            return Ok(Claim::Empty);
+            Err(e) => Err(Error::Redis {
+                action: "wait for jobs",
+                source: e,
+            }),
         }
-        let carries_expiry = fields.iter().any(|(name, value)| {
-            (name == "ttl" || name == "ended_at")
-                && !value.is_empty()
-                && value.as_slice() != b"None"
-        });
-        if carries_expiry {
-            redis::cmd("PERSIST")
-                .arg(&job_key)
-                .query_async::<()>(&mut self.conn.clone())
-                .await
-                .map_err(Error::redis("claim a job"))?;
-        }
-        Ok(Claim::Jobs(vec![Claimed {
-            id,
-            queue: queue.clone(),
-            execution_id: execution,
-            fields,
-        }]))
     }
 
     async fn complete(

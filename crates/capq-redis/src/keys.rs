@@ -35,6 +35,7 @@ pub mod prefix {
     pub const SCHEDULER_LOCK: &str = "rq:scheduler-lock:";
     pub const GROUP: &str = "rq:group:";
     pub const BATCH: &str = "capq:batch:";
+    pub const HANDOFF: &str = "capq:handoff:";
 }
 
 pub fn queue(name: &str) -> String {
@@ -115,6 +116,12 @@ pub fn scheduler_lock(queue: &str) -> String {
 /// An RQ group: the ids of its jobs.
 pub fn group(name: &str) -> String {
     format!("{}{name}", prefix::GROUP)
+}
+
+/// A waiting capq worker's own list, where `BLMOVE` puts the job it waited for until the
+/// claim script that runs right behind it takes it.
+pub fn handoff(worker: &str) -> String {
+    format!("{}{worker}", prefix::HANDOFF)
 }
 
 /// A capq batch's description (days, output, size, creation time).

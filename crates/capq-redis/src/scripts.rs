@@ -8,6 +8,7 @@ use crate::keys;
 /// Every script, compiled into the binary.
 pub(crate) struct Scripts {
     pub claim: Script,
+    pub claim_waited: Script,
     pub finish: Script,
     pub heartbeat: Script,
     pub register: Script,
@@ -21,6 +22,7 @@ impl Scripts {
     pub fn new() -> Scripts {
         Scripts {
             claim: Script::new(include_str!("lua/claim.lua")),
+            claim_waited: Script::new(include_str!("lua/claim_waited.lua")),
             finish: Script::new(include_str!("lua/finish.lua")),
             heartbeat: Script::new(include_str!("lua/heartbeat.lua")),
             register: Script::new(include_str!("lua/register.lua")),

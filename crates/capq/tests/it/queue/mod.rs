@@ -5,6 +5,7 @@ mod bad_jobs;
 mod cli;
 mod mixed_fleet;
 mod rq_tools;
+mod secure;
 mod seed;
 
 use std::path::Path;
