@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::date::Date;
 use crate::diagnostics::Diagnostics;
-use crate::error::{Error, Result};
+use crate::error::{Cancel, Error, Result};
 use crate::input::Input;
 use crate::metadata::{MetadataKind, choose};
 use crate::positions::Positions;
@@ -73,11 +73,18 @@ impl<S: DataSource> Catalog<S> {
     /// Processes one day. A day without a positions file fails with
     /// [`Error::NoPositions`]; nothing is written anywhere.
     pub fn process(&self, day: Date) -> Result<DayOutput> {
+        self.process_cancellable(day, Cancel::NEVER)
+    }
+
+    /// Like [`process`](Self::process), returning [`Error::Cancelled`] soon after `cancel` is
+    /// set (it is checked every few thousand rows and every few dozen trips).
+    pub fn process_cancellable(&self, day: Date, cancel: Cancel<'_>) -> Result<DayOutput> {
         let started = Instant::now();
         let input = self.positions(day)?;
+        cancel.check()?;
         // Parse before asking for metadata: while another thread loads a shared schedule, this
         // one gets its own parsing done instead of waiting.
-        let positions = Positions::parse(&input)?;
+        let positions = Positions::parse(&input, cancel)?;
         let metadata_started = Instant::now();
         let (stops_name, stops) =
             self.metadata(day, MetadataKind::Stops, &self.stops, Stops::parse)?;
@@ -89,7 +96,8 @@ impl<S: DataSource> Catalog<S> {
         )?;
         let metadata_wait = metadata_started.elapsed();
         let mut csv = Vec::new();
-        let diagnostics = process_positions(&positions, &stops, &schedule, &mut csv);
+        cancel.check()?;
+        let diagnostics = process_positions(&positions, &stops, &schedule, &mut csv, cancel)?;
         Ok(DayOutput {
             day,
             csv,

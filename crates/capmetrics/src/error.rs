@@ -59,6 +59,8 @@ pub enum Error {
     },
     #[error("day {day}: no vehicle positions file ({dir}/vehicle_positions/{day}.csv or .csv.gz)")]
     NoPositions { day: Date, dir: String },
+    #[error("cancelled")]
+    Cancelled,
     #[error("cannot fetch {file}: {detail}")]
     Fetch { file: String, detail: String },
     #[error("cannot write {file}: {source}")]
@@ -74,7 +76,7 @@ impl Error {
     /// exit code 1); false for failures of the machine itself, such as a full disk (exit 2).
     pub fn is_input_error(&self) -> bool {
         match self {
-            Error::Write { .. } | Error::Fetch { .. } => false,
+            Error::Write { .. } | Error::Fetch { .. } | Error::Cancelled => false,
             Error::Read { source, .. } => matches!(
                 source.kind(),
                 io::ErrorKind::NotFound
@@ -105,3 +107,27 @@ pub(crate) fn excerpt(bytes: &[u8]) -> String {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A cancellation flag that long work checks now and then: set it from another thread (a
+/// timeout, a stop request) and the work returns [`Error::Cancelled`] within milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Cancel<'a> {
+    flag: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
+impl<'a> Cancel<'a> {
+    /// Work that cannot be cancelled.
+    pub const NEVER: Cancel<'static> = Cancel { flag: None };
+
+    pub fn new(flag: &'a std::sync::atomic::AtomicBool) -> Cancel<'a> {
+        Cancel { flag: Some(flag) }
+    }
+
+    /// `Err(Error::Cancelled)` once the flag is set.
+    pub fn check(self) -> Result<()> {
+        match self.flag {
+            Some(flag) if flag.load(std::sync::atomic::Ordering::Relaxed) => Err(Error::Cancelled),
+            _ => Ok(()),
+        }
+    }
+}

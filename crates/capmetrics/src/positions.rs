@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use crate::error::Result;
+use crate::error::{Cancel, Result};
 use crate::input::Input;
 use crate::number::Parsed;
 use crate::table::{Row, Table};
@@ -56,7 +56,7 @@ pub(crate) struct Positions<'a> {
 }
 
 impl<'a> Positions<'a> {
-    pub(crate) fn parse(input: &'a Input) -> Result<Positions<'a>> {
+    pub(crate) fn parse(input: &'a Input, cancel: Cancel<'_>) -> Result<Positions<'a>> {
         let mut table = Table::open(input)?;
         let c_vehicle = table.column("vehicle_id")?;
         let c_time = table.column("timestamp")?;
@@ -74,7 +74,12 @@ impl<'a> Positions<'a> {
             owned: String::new(),
             empty_trip_id: 0,
         };
+        let mut n = 0u32;
         while let Some(row) = table.next_row()? {
+            n = n.wrapping_add(1);
+            if n.is_multiple_of(4096) {
+                cancel.check()?;
+            }
             let Some(trip_id) = row.optional_id(c_trip, "trip_id")? else {
                 positions.empty_trip_id += 1;
                 continue;

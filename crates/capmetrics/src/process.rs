@@ -7,7 +7,7 @@
 
 use crate::date::Date;
 use crate::diagnostics::{Diagnostics, DropReason};
-use crate::error::Result;
+use crate::error::{Cancel, Result};
 use crate::index::GroupIndex;
 use crate::input::Input;
 use crate::output::{HEADER, push_float, push_int, push_text};
@@ -52,17 +52,18 @@ pub fn process_day(
     schedule: &Schedule,
     out: &mut Vec<u8>,
 ) -> Result<Diagnostics> {
-    let positions = Positions::parse(positions)?;
-    Ok(process_positions(&positions, stops, schedule, out))
+    let positions = Positions::parse(positions, Cancel::NEVER)?;
+    process_positions(&positions, stops, schedule, out, Cancel::NEVER)
 }
 
-/// [`process_day`] on positions already parsed, which cannot fail.
+/// [`process_day`] on positions already parsed; it fails only when cancelled.
 pub(crate) fn process_positions(
     positions: &Positions<'_>,
     stops: &Stops,
     schedule: &Schedule,
     out: &mut Vec<u8>,
-) -> Diagnostics {
+    cancel: Cancel<'_>,
+) -> Result<Diagnostics> {
     let mut diagnostics = Diagnostics::default();
     diagnostics.rows_in = positions.rows.len() as u64 + positions.empty_trip_id;
     diagnostics.add_dropped(DropReason::EmptyTripId, positions.empty_trip_id);
@@ -78,7 +79,10 @@ pub(crate) fn process_positions(
     out.push(b'\n');
     let mut trip = TripStops::default();
     let mut matches = Vec::new();
-    for g in trip_order {
+    for (n, g) in trip_order.into_iter().enumerate() {
+        if n.is_multiple_of(64) {
+            cancel.check()?;
+        }
         let (trip_id, rows) = (trips.key(g), trips.group(g));
         let first = &positions.rows[rows[0] as usize];
         trip.prepare(trip_id, first.time.date, stops, schedule);
@@ -99,7 +103,7 @@ pub(crate) fn process_positions(
         }
     }
     debug_assert!(diagnostics.is_balanced(), "{diagnostics:?}");
-    diagnostics
+    Ok(diagnostics)
 }
 
 /// SPEC §3's last rule and §4: drops a kept row with an empty field, else appends it.

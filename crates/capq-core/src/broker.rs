@@ -94,6 +94,51 @@ pub struct Lease {
     pub execution_id: String,
 }
 
+/// What a worker's maintenance pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Upkeep {
+    /// Jobs put back on their queue after their worker lost them.
+    pub recovered: u64,
+    /// Jobs failed after being abandoned more than `max_recoveries` times.
+    pub abandoned: u64,
+    /// Jobs found stranded between a queue and a worker, put back.
+    pub stranded: u64,
+    /// Dead workers removed from the worker sets.
+    pub dead_workers: u64,
+}
+
+/// How maintenance treats lost jobs.
+#[derive(Debug, Clone, Copy)]
+pub struct UpkeepPolicy {
+    /// Recoveries allowed before a job abandoned again fails for good.
+    pub max_recoveries: u32,
+    /// Failure TTL for jobs failed as abandoned, when they set none.
+    pub failure_ttl: i64,
+    /// How long a job may sit between a queue and a worker before it counts as stranded.
+    pub stranded_after: Duration,
+}
+
+/// A command sent to a worker (RQ's `send_stop_job_command`, `send_shutdown_command`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkerCommand {
+    /// Stop this running job; it is recorded as stopped.
+    StopJob(String),
+    /// Stop running jobs (RQ's `kill-horse`).
+    StopAll,
+    /// Shut down gracefully.
+    Shutdown,
+}
+
+/// What a heartbeat found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pulse {
+    /// Per lease: still held?
+    pub held: Vec<bool>,
+    /// False when the worker's own record was gone (Redis lost it, e.g. restarted without
+    /// persistence): the worker must register again.
+    pub registered: bool,
+}
+
 /// Backend errors the worker loop must handle: connection trouble is retried with backoff;
 /// anything else is reported.
 pub trait BrokerError: std::error::Error + Send + Sync + 'static {
@@ -149,13 +194,38 @@ pub trait Broker: Send + Sync + 'static {
         idle: bool,
     ) -> impl Future<Output = Result<Vec<bool>, Self::Error>> + Send;
 
-    /// Renews the worker's record and the leases it holds. Returns, per lease, whether it is
-    /// still held. `current` is the job to show as the worker's current job.
+    /// Renews the worker's record and the leases it holds. `current` is the job to show as the
+    /// worker's current job.
     fn heartbeat(
         &self,
         worker: &Registration,
         leases: &[Lease],
         lease: Duration,
         current: Option<(&str, Duration)>,
-    ) -> impl Future<Output = Result<Vec<bool>, Self::Error>> + Send;
+    ) -> impl Future<Output = Result<Pulse, Self::Error>> + Send;
+
+    /// One maintenance pass over the worker's queues: recover jobs whose lease ran out or that
+    /// were stranded, drop expired registry entries and dead workers. Queues another process is
+    /// maintaining right now are skipped.
+    fn maintain(
+        &self,
+        worker: &Registration,
+        policy: &UpkeepPolicy,
+    ) -> impl Future<Output = Result<Upkeep, Self::Error>> + Send;
+
+    /// Moves due scheduled jobs (delayed retries, `enqueue_at`) onto their queues, for the
+    /// queues whose scheduler lock this worker holds or gets. Returns how many moved and when
+    /// the next one is due (seconds since the epoch), if known.
+    fn move_scheduled(
+        &self,
+        worker: &Registration,
+    ) -> impl Future<Output = Result<(u64, Option<f64>), Self::Error>> + Send;
+
+    /// Delivers commands sent to this worker until `stop` turns true, reconnecting as needed.
+    fn listen(
+        &self,
+        worker: &Registration,
+        commands: tokio::sync::mpsc::UnboundedSender<WorkerCommand>,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> impl Future<Output = ()> + Send;
 }

@@ -37,6 +37,8 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct TaskContext {
     pub job_id: String,
+    /// Which run of the job this is: 1 the first time, 2 on the first retry or recovery, …
+    pub attempt: u32,
     pub env: Arc<TaskEnv>,
     cancel: Arc<AtomicBool>,
 }
@@ -44,11 +46,13 @@ pub struct TaskContext {
 impl TaskContext {
     pub fn new(
         job_id: impl Into<String>,
+        attempt: u32,
         env: Arc<TaskEnv>,
         cancel: Arc<AtomicBool>,
     ) -> TaskContext {
         TaskContext {
             job_id: job_id.into(),
+            attempt,
             env,
             cancel,
         }
@@ -57,6 +61,11 @@ impl TaskContext {
     /// True once the job was cancelled (timeout, stop request, shutdown).
     pub fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// The cancellation flag, for long computations that check it themselves.
+    pub fn cancel(&self) -> capmetrics::Cancel<'_> {
+        capmetrics::Cancel::new(&self.cancel)
     }
 
     /// Sleeps for `duration` unless cancelled first; returns false if cancelled.

@@ -8,7 +8,17 @@
 //!   arguments, and run the task (on a blocking thread unless it is trivial);
 //! - the **finisher** records completions, batching whatever has piled up since its last
 //!   write, so an idle worker answers at once and a busy one writes in bulk;
-//! - the **heartbeat** renews the worker's record and every lease it holds.
+//! - the **heartbeat** renews the worker's record and every lease it holds;
+//! - **upkeep** recovers jobs whose worker vanished (their lease ran out) and prunes expired
+//!   entries, and the **scheduler** moves due delayed retries and `enqueue_at` jobs onto their
+//!   queues (the backend makes sure one worker at a time does each, per queue);
+//! - the **listener** takes commands sent to the worker: stop a job, shut down.
+//!
+//! Timeouts and stop requests cancel a job's task cooperatively: every built-in task checks its
+//! cancellation flag at least every few milliseconds of work (day processing every few thousand
+//! rows and every few dozen trips), so a cancelled computation ends promptly instead of running
+//! on in the background. The job is recorded as timed out or stopped at once; its thread stops
+//! on its own moments later.
 //!
 //! A job that cannot run (garbage data, unknown function, wrong arguments) fails with a clear
 //! message like any other failure: nothing a job contains can stop the worker.
@@ -22,6 +32,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use crate::broker::{
     Broker, BrokerError, Claim, Claimed, Completion, Ending, Lease, Registration, Start,
+    UpkeepPolicy, WorkerCommand,
 };
 use crate::env::TaskEnv;
 use crate::job::{Defaults, Job};
@@ -45,6 +56,10 @@ pub struct WorkerConfig {
     pub defaults: Defaults,
     /// Longest blocking wait for new jobs; bounds how late a shutdown is noticed.
     pub wait: Duration,
+    /// How lost jobs are recovered.
+    pub upkeep: UpkeepPolicy,
+    /// How often upkeep runs.
+    pub upkeep_every: Duration,
 }
 
 impl WorkerConfig {
@@ -58,6 +73,12 @@ impl WorkerConfig {
             grace: Duration::from_secs(30),
             defaults: Defaults::default(),
             wait: Duration::from_secs(5),
+            upkeep: UpkeepPolicy {
+                max_recoveries: 3,
+                failure_ttl: crate::job::DEFAULT_FAILURE_TTL,
+                stranded_after: Duration::from_secs(30),
+            },
+            upkeep_every: Duration::from_secs(3),
         }
     }
 }
@@ -72,6 +93,8 @@ pub struct WorkerStats {
     pub lost: u64,
     /// Jobs handed back unfinished at shutdown.
     pub requeued: u64,
+    /// Jobs of vanished workers this worker's upkeep put back on their queues.
+    pub recovered: u64,
 }
 
 /// A worker that could not start or stopped on an error it cannot get past.
@@ -90,7 +113,26 @@ struct Held {
     lease: Lease,
     claimed: Instant,
     running: Arc<AtomicBool>,
+    control: Arc<Control>,
+}
+
+/// How a running job is told to stop.
+#[derive(Debug, Default)]
+struct Control {
+    /// Read by the task: stop working.
     cancel: Arc<AtomicBool>,
+    /// Set when a stop was requested, so the job is recorded as stopped.
+    stopped: AtomicBool,
+    /// Wakes the executor waiting on the task.
+    wake: Notify,
+}
+
+impl Control {
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.cancel.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
 }
 
 /// What the finisher records.
@@ -198,12 +240,52 @@ pub async fn run<B: Broker>(
 
     let shared = Arc::new(Shared::default());
     let (stop_background, _) = watch::channel(false);
+    // Stop taking work when told to from outside (signals) or by a `shutdown` command.
+    let (stop_work, mut work_stopped) = watch::channel(false);
+    let forward = {
+        let stop_work = stop_work.clone();
+        tokio::spawn(async move {
+            while !*shutdown.borrow() {
+                if shutdown.changed().await.is_err() {
+                    return;
+                }
+            }
+            let _ = stop_work.send(true);
+        })
+    };
     let heartbeat = tokio::spawn(heartbeat_loop(
         Arc::clone(&broker),
         Arc::clone(&registration),
         Arc::clone(&shared),
         config.lease,
         stop_background.subscribe(),
+    ));
+    let upkeep = tokio::spawn(upkeep_loop(
+        Arc::clone(&broker),
+        Arc::clone(&registration),
+        Arc::clone(&shared),
+        config.upkeep,
+        config.upkeep_every,
+        stop_background.subscribe(),
+    ));
+    let scheduler = tokio::spawn(scheduler_loop(
+        Arc::clone(&broker),
+        Arc::clone(&registration),
+        stop_background.subscribe(),
+    ));
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let listener = {
+        let (broker, registration, stop) = (
+            Arc::clone(&broker),
+            Arc::clone(&registration),
+            stop_background.subscribe(),
+        );
+        tokio::spawn(async move { broker.listen(&registration, commands_tx, stop).await })
+    };
+    let commander = tokio::spawn(command_loop(
+        commands_rx,
+        Arc::clone(&shared),
+        stop_work.clone(),
     ));
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Event>();
     let finisher = tokio::spawn(finisher_loop(
@@ -222,7 +304,14 @@ pub async fn run<B: Broker>(
         done: done_tx.clone(),
         defaults: config.defaults,
     };
-    dispatch(&*broker, &registration, &config, &executor, &mut shutdown).await;
+    dispatch(
+        &*broker,
+        &registration,
+        &config,
+        &executor,
+        &mut work_stopped,
+    )
+    .await;
     shared.stopping.store(true, Ordering::Relaxed);
 
     // Let running jobs finish within the grace period; hand back whatever is left.
@@ -241,7 +330,7 @@ pub async fn run<B: Broker>(
         .map(|(_, h)| h)
         .collect();
     for held in unfinished {
-        held.cancel.store(true, Ordering::Relaxed);
+        held.control.cancel.store(true, Ordering::Relaxed);
         tracing::warn!(job_id = %held.lease.id, "grace period over; putting the job back on its queue");
         let _ = done_tx.send(Event::Done(requeued(held.lease, config.defaults)));
     }
@@ -249,7 +338,11 @@ pub async fn run<B: Broker>(
     drop(done_tx);
     let _ = finisher.await;
     let _ = stop_background.send(true);
-    let _ = heartbeat.await;
+    for task in [heartbeat, upkeep, scheduler, listener] {
+        let _ = task.await;
+    }
+    forward.abort();
+    commander.abort();
     if let Err(e) = with_retries(
         "deregister",
         || broker.deregister(&registration),
@@ -364,7 +457,7 @@ impl Executor {
         for claimed in jobs {
             let permit = permits.next();
             let job = Job::from_claimed(claimed, self.defaults);
-            let cancel = Arc::new(AtomicBool::new(false));
+            let control = Arc::new(Control::default());
             let running = Arc::new(AtomicBool::new(permit.is_some()));
             let lease = Lease {
                 id: job.id.clone(),
@@ -381,7 +474,7 @@ impl Executor {
                         lease: lease.clone(),
                         claimed: Instant::now(),
                         running: Arc::clone(&running),
-                        cancel: Arc::clone(&cancel),
+                        control: Arc::clone(&control),
                     },
                 );
             let registry = Arc::clone(&self.registry);
@@ -412,7 +505,7 @@ impl Executor {
                         permit
                     }
                 };
-                let completion = execute(job, &registry, env, cancel, &shared).await;
+                let completion = execute(job, &registry, env, &control, &shared).await;
                 finish(&shared, &done, completion);
             });
         }
@@ -449,20 +542,38 @@ fn requeued(lease: Lease, defaults: Defaults) -> Completion {
     }
 }
 
+/// How a run ended, before retries are considered.
+enum Ran {
+    Outcome(Outcome),
+    TimedOut(Duration),
+    Stopped,
+}
+
 /// Runs one job and says how it ended.
 async fn execute(
     job: Job,
     registry: &Registry,
     env: Arc<TaskEnv>,
-    cancel: Arc<AtomicBool>,
+    control: &Control,
     shared: &Shared,
 ) -> Completion {
     let started_at = SystemTime::now();
     let started = Instant::now();
-    let outcome = run_call(&job, registry, env, Arc::clone(&cancel)).await;
+    let ran = run_call(&job, registry, env, control).await;
     shared.observe_run_time(started.elapsed());
-    let ending = match outcome {
-        Outcome::Success(value) => {
+    let failure = |message: String| {
+        if job.retries_left > 0 {
+            Ending::Retry {
+                message,
+                delay: job.retry_delay(),
+                retries_left: job.retries_left - 1,
+            }
+        } else {
+            Ending::Failed { message }
+        }
+    };
+    let ending = match ran {
+        Ran::Outcome(Outcome::Success(value)) => {
             let serializer = job
                 .call
                 .as_ref()
@@ -472,18 +583,17 @@ async fn execute(
                 return_value: value.map(|v| encode_value(&v, serializer)),
             }
         }
-        Outcome::Failure { message, .. } if job.retries_left > 0 => Ending::Retry {
-            message,
-            delay: job.retry_delay(),
-            retries_left: job.retries_left - 1,
+        Ran::Outcome(Outcome::Failure { message, .. }) => failure(message),
+        Ran::TimedOut(limit) => failure(format!("timed out after {} s", limit.as_secs())),
+        Ran::Stopped => Ending::Stopped {
+            message: "stopped by request".into(),
         },
-        Outcome::Failure { message, .. } => Ending::Failed { message },
     };
     match &ending {
         Ending::Finished { .. } => {
             tracing::debug!(job_id = %job.id, queue = %job.queue, "job finished")
         }
-        Ending::Failed { message } => {
+        Ending::Failed { message } | Ending::Stopped { message } => {
             tracing::warn!(job_id = %job.id, queue = %job.queue, error = %message, "job failed")
         }
         Ending::Retry {
@@ -493,7 +603,7 @@ async fn execute(
         } => {
             tracing::warn!(job_id = %job.id, queue = %job.queue, error = %message, ?delay, retries_left, "job failed; will retry")
         }
-        _ => {}
+        Ending::Requeued => {}
     }
     Completion {
         id: job.id,
@@ -508,40 +618,55 @@ async fn execute(
     }
 }
 
-async fn run_call(
-    job: &Job,
-    registry: &Registry,
-    env: Arc<TaskEnv>,
-    cancel: Arc<AtomicBool>,
-) -> Outcome {
+/// Binds and runs the task, enforcing the job's timeout and honouring stop requests: either one
+/// ends the run at once and cancels the task, whose thread stops at its next check.
+async fn run_call(job: &Job, registry: &Registry, env: Arc<TaskEnv>, control: &Control) -> Ran {
     let call = match &job.call {
         Ok(call) => call,
-        Err(e) => return Outcome::fail(e.to_string()),
+        Err(e) => return Ran::Outcome(Outcome::fail(e.to_string())),
     };
     let task = match registry.get(&call.func) {
         Ok(task) => task,
-        Err(message) => return Outcome::fail(message),
+        Err(message) => return Ran::Outcome(Outcome::fail(message)),
     };
     let args = match bind(&*task, call) {
         Ok(args) => args,
-        Err(message) => return Outcome::fail(message),
+        Err(message) => return Ran::Outcome(Outcome::fail(message)),
     };
-    let ctx = TaskContext::new(job.id.clone(), env, Arc::clone(&cancel));
+    if control.stopped.load(Ordering::Relaxed) {
+        return Ran::Stopped;
+    }
+    let ctx = TaskContext::new(
+        job.id.clone(),
+        job.attempts + 1,
+        env,
+        Arc::clone(&control.cancel),
+    );
     if !task.blocking() {
-        return task.run(&args, &ctx);
+        return Ran::Outcome(task.run(&args, &ctx));
     }
     let handle = tokio::task::spawn_blocking(move || task.run(&args, &ctx));
-    let result = match job.timeout {
-        Some(limit) => match tokio::time::timeout(limit, handle).await {
-            Ok(result) => result,
-            Err(_) => {
-                cancel.store(true, Ordering::Relaxed);
-                return Outcome::fail(format!("timed out after {} s", limit.as_secs()));
-            }
-        },
-        None => handle.await,
+    let deadline = async {
+        match job.timeout {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
     };
-    result.unwrap_or_else(|e| Outcome::fail(format!("the task crashed: {e}")))
+    tokio::select! {
+        result = handle => match result {
+            Ok(_) if control.stopped.load(Ordering::Relaxed) => Ran::Stopped,
+            Ok(outcome) => Ran::Outcome(outcome),
+            Err(e) => Ran::Outcome(Outcome::fail(format!("the task crashed: {e}"))),
+        },
+        () = deadline => {
+            control.cancel.store(true, Ordering::Relaxed);
+            Ran::TimedOut(job.timeout.unwrap_or_default())
+        }
+        () = control.wake.notified() => {
+            control.cancel.store(true, Ordering::Relaxed);
+            Ran::Stopped
+        }
+    }
 }
 
 /// Records starts and completions in batches: whatever piled up since the last write goes in
@@ -610,8 +735,16 @@ async fn heartbeat_loop<B: Broker>(
             .heartbeat(&registration, &leases, lease, current_ref)
             .await
         {
-            Ok(held) => {
-                for (lease, still) in leases.iter().zip(held) {
+            Ok(pulse) => {
+                if !pulse.registered {
+                    tracing::warn!(
+                        "the worker's record is gone (Redis lost it); registering again"
+                    );
+                    if let Err(e) = broker.register(&registration).await {
+                        tracing::warn!(error = %e, "registering again failed");
+                    }
+                }
+                for (lease, still) in leases.iter().zip(pulse.held) {
                     if !still {
                         tracing::warn!(job_id = %lease.id, "lease lost; cancelling the job");
                         if let Some(h) = shared
@@ -620,12 +753,98 @@ async fn heartbeat_loop<B: Broker>(
                             .unwrap_or_else(PoisonError::into_inner)
                             .get(&lease.id)
                         {
-                            h.cancel.store(true, Ordering::Relaxed);
+                            h.control.cancel.store(true, Ordering::Relaxed);
                         }
                     }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+        }
+    }
+}
+
+/// Recovers jobs of vanished workers every `every`; the backend lets one worker per queue do it
+/// at a time.
+async fn upkeep_loop<B: Broker>(
+    broker: Arc<B>,
+    registration: Arc<Registration>,
+    shared: Arc<Shared>,
+    policy: UpkeepPolicy,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match broker.maintain(&registration, &policy).await {
+            Ok(upkeep) => {
+                if upkeep.recovered + upkeep.abandoned + upkeep.stranded + upkeep.dead_workers > 0 {
+                    tracing::info!(?upkeep, "recovered lost work");
+                }
+                shared
+                    .stats
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .recovered += upkeep.recovered + upkeep.stranded;
+            }
+            Err(e) => tracing::warn!(error = %e, "upkeep failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Moves due scheduled jobs onto their queues, waking when the next one is due (at least once a
+/// second, since new ones may be scheduled at any time).
+async fn scheduler_loop<B: Broker>(
+    broker: Arc<B>,
+    registration: Arc<Registration>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let mut pause = Duration::from_secs(1);
+        match broker.move_scheduled(&registration).await {
+            Ok((moved, next_due)) => {
+                if moved > 0 {
+                    tracing::debug!(moved, "scheduled jobs queued");
+                }
+                if let Some(next_due) = next_due {
+                    let wait = next_due - crate::time::now_epoch();
+                    pause = pause.min(Duration::from_secs_f64(wait.clamp(0.005, 1.0)));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "moving scheduled jobs failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Carries out commands sent to the worker.
+async fn command_loop(
+    mut commands: mpsc::UnboundedReceiver<WorkerCommand>,
+    shared: Arc<Shared>,
+    stop_work: watch::Sender<bool>,
+) {
+    while let Some(command) = commands.recv().await {
+        tracing::info!(?command, "command received");
+        let held = shared.held.lock().unwrap_or_else(PoisonError::into_inner);
+        match command {
+            WorkerCommand::StopJob(id) => match held.get(&id) {
+                Some(job) => job.control.stop(),
+                None => {
+                    tracing::warn!(job_id = %id, "asked to stop a job this worker is not running")
+                }
+            },
+            WorkerCommand::StopAll => held
+                .values()
+                .filter(|h| h.running.load(Ordering::Relaxed))
+                .for_each(|h| h.control.stop()),
+            WorkerCommand::Shutdown => {
+                let _ = stop_work.send(true);
+            }
         }
     }
 }

@@ -68,6 +68,37 @@ impl Redis {
             .map_err(Error::redis("delete jobs"))
     }
 
+    /// Asks the worker running a job to stop it (RQ's `send_stop_job_command`); the job is
+    /// recorded as stopped. Returns the worker's name.
+    pub async fn stop_job(&self, id: &str) -> Result<String> {
+        let mut conn = self.conn.clone();
+        let (status, worker): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(keys::job(id))
+            .arg("status")
+            .arg("worker_name")
+            .query_async(&mut conn)
+            .await
+            .map_err(Error::redis("read the job"))?;
+        let Some(status) = status else {
+            return Err(Error::NoSuchJob(id.to_owned()));
+        };
+        let worker = worker.filter(|w| !w.is_empty());
+        match (status.as_str(), worker) {
+            ("started", Some(worker)) => {
+                let message = serde_json::json!({"command": "stop-job", "job_id": id}).to_string();
+                let _: i64 = conn
+                    .publish(keys::pubsub(&worker), message)
+                    .await
+                    .map_err(Error::redis("send the stop command"))?;
+                Ok(worker)
+            }
+            (status, _) => Err(Error::NotRunning {
+                id: id.to_owned(),
+                status: status.to_owned(),
+            }),
+        }
+    }
+
     /// Suspends processing on every queue (`rq suspend`); workers finish running jobs and take
     /// no new ones.
     pub async fn suspend(&self) -> Result<()> {

@@ -5,7 +5,10 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use capq_core::broker::{Broker, Claim, Claimed, Completion, Ending, Lease, Registration, Start};
+use capq_core::broker::{
+    Broker, Claim, Claimed, Completion, Ending, Lease, Pulse, Registration, Start, Upkeep,
+    UpkeepPolicy, WorkerCommand,
+};
 use capq_core::payload::compress;
 use capq_core::time::{epoch_seconds, rq_timestamp};
 use redis::Value;
@@ -42,7 +45,9 @@ impl Broker for Redis {
             .arg(worker.queues.join(","))
             .arg(worker.pid)
             .arg(&worker.hostname)
-            .arg(&worker.version);
+            .arg(&worker.version)
+            .arg(keys::HANDOFFS)
+            .arg(keys::handoff(&worker.name));
         let registered: i64 = invocation
             .invoke_async(&mut self.conn.clone())
             .await
@@ -180,7 +185,8 @@ impl Broker for Redis {
         let mut invocation = invoke(&self.scripts.finish);
         invocation
             .key(keys::worker(&worker.name))
-            .arg(epoch_now())
+            // Fractional, so a retry delay of N seconds is N seconds, not up to one less.
+            .arg(format!("{:.6}", epoch_seconds(SystemTime::now())))
             .arg(rq_timestamp(SystemTime::now()))
             .arg(&worker.name)
             .arg(if idle { "1" } else { "0" })
@@ -241,7 +247,7 @@ impl Broker for Redis {
         leases: &[Lease],
         lease: Duration,
         current: Option<(&str, Duration)>,
-    ) -> Result<Vec<bool>> {
+    ) -> Result<Pulse> {
         let mut invocation = invoke(&self.scripts.heartbeat);
         let (current_id, working) = current.map_or(("", 0.0), |(id, t)| (id, t.as_secs_f64()));
         invocation
@@ -256,11 +262,160 @@ impl Broker for Redis {
                 .arg(&held.queue)
                 .arg(format!("{}:{}", held.id, held.execution_id));
         }
-        let held: Vec<i64> = invocation
+        let reply: Vec<i64> = invocation
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(Error::redis("heartbeat"))?;
-        Ok(held.into_iter().map(|h| h == 1).collect())
+        let (registered, held) = reply
+            .split_first()
+            .map_or((false, &[][..]), |(r, h)| (*r == 1, h));
+        Ok(Pulse {
+            held: held.iter().map(|h| *h == 1).collect(),
+            registered,
+        })
+    }
+
+    async fn maintain(&self, worker: &Registration, policy: &UpkeepPolicy) -> Result<Upkeep> {
+        let mut upkeep = Upkeep::default();
+        let max = policy.max_recoveries;
+        let messages: Vec<String> = (1..=max)
+            .map(|k| format!("recovered after its worker stopped renewing its lease (recovery {k} of at most {max})"))
+            .chain([format!("abandoned by its worker {} times", max + 1)])
+            .map(|m| error_text(&m))
+            .collect();
+        for queue in &worker.queues {
+            let mut invocation = invoke(&self.scripts.maintain);
+            invocation
+                .key(keys::clean_lock(queue))
+                .key(keys::queue(queue))
+                .key(keys::started(queue))
+                .key(keys::finished(queue))
+                .key(keys::failed(queue))
+                .key(keys::intermediate(queue))
+                .key(keys::workers_of(queue))
+                .key(keys::WORKERS)
+                .key(keys::HANDOFFS)
+                .arg(&worker.name)
+                .arg(epoch_now())
+                .arg(rq_timestamp(SystemTime::now()))
+                .arg(max)
+                .arg(policy.failure_ttl)
+                .arg(policy.stranded_after.as_secs())
+                .arg(queue)
+                .arg(keys::prefix::WORKER)
+                .arg(keys::prefix::HANDOFF);
+            for message in &messages {
+                invocation.arg(message);
+            }
+            let counts: Vec<i64> = invocation
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(Error::redis("maintain the queues"))?;
+            if let [recovered, abandoned, stranded, dead] = counts[..] {
+                upkeep.recovered += recovered.max(0) as u64;
+                upkeep.abandoned += abandoned.max(0) as u64;
+                upkeep.stranded += stranded.max(0) as u64;
+                upkeep.dead_workers += dead.max(0) as u64;
+            }
+        }
+        Ok(upkeep)
+    }
+
+    async fn move_scheduled(&self, worker: &Registration) -> Result<(u64, Option<f64>)> {
+        let (mut moved, mut next_due) = (0u64, None::<f64>);
+        for queue in &worker.queues {
+            let mut invocation = invoke(&self.scripts.schedule);
+            invocation
+                .key(keys::scheduler_lock(queue))
+                .key(keys::scheduled(queue))
+                .key(keys::queue(queue))
+                .arg(&worker.name)
+                .arg(SCHEDULER_LOCK_TTL.as_secs())
+                .arg(format!("{:.6}", epoch_seconds(SystemTime::now())))
+                .arg(rq_timestamp(SystemTime::now()));
+            let reply: Vec<Value> = invocation
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(Error::redis("move scheduled jobs"))?;
+            let number = |v: &Value| match v {
+                Value::Int(i) => Some(*i as f64),
+                other => text(other.clone()).parse::<f64>().ok(),
+            };
+            let (count, next) = (
+                reply.first().and_then(number),
+                reply.get(1).and_then(number),
+            );
+            moved += count.filter(|c| *c > 0.0).map_or(0, |c| c as u64);
+            if let Some(next) = next.filter(|n| *n >= 0.0) {
+                next_due = Some(next_due.map_or(next, |d: f64| d.min(next)));
+            }
+        }
+        Ok((moved, next_due))
+    }
+
+    async fn listen(
+        &self,
+        worker: &Registration,
+        commands: tokio::sync::mpsc::UnboundedSender<WorkerCommand>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        use futures::StreamExt;
+        let channel = keys::pubsub(&worker.name);
+        let mut delay = Duration::from_millis(100);
+        while !*stop.borrow() {
+            let subscribed = async {
+                let mut pubsub = self.client.get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                Ok::<_, redis::RedisError>(pubsub)
+            };
+            let mut pubsub = tokio::select! {
+                result = subscribed => match result {
+                    Ok(pubsub) => pubsub,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot subscribe to worker commands; retrying");
+                        tokio::select! { _ = tokio::time::sleep(delay) => {}, _ = stop.changed() => return }
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                        continue;
+                    }
+                },
+                _ = stop.changed() => return,
+            };
+            delay = Duration::from_millis(100);
+            let mut messages = pubsub.on_message();
+            loop {
+                let message = tokio::select! {
+                    message = messages.next() => message,
+                    _ = stop.changed() => return,
+                };
+                // The stream ends when the connection drops; subscribe again.
+                let Some(message) = message else { break };
+                let payload: String = message.get_payload().unwrap_or_default();
+                match parse_command(&payload) {
+                    Some(command) => {
+                        let _ = commands.send(command);
+                    }
+                    None => tracing::warn!(%payload, "ignoring an unknown worker command"),
+                }
+            }
+        }
+    }
+}
+
+/// How long a worker holds a queue's scheduler lock without renewing it; another worker takes
+/// over scheduling this long after the holder dies.
+const SCHEDULER_LOCK_TTL: Duration = Duration::from_secs(5);
+
+/// RQ's command messages: `{"command": "stop-job", "job_id": "…"}`, `{"command": "shutdown"}`,
+/// `{"command": "kill-horse"}`.
+fn parse_command(payload: &str) -> Option<WorkerCommand> {
+    let message: serde_json::Value = serde_json::from_str(payload).ok()?;
+    match message.get("command")?.as_str()? {
+        "stop-job" => Some(WorkerCommand::StopJob(
+            message.get("job_id")?.as_str()?.to_owned(),
+        )),
+        "kill-horse" => Some(WorkerCommand::StopAll),
+        "shutdown" => Some(WorkerCommand::Shutdown),
+        _ => None,
     }
 }
 

@@ -18,7 +18,7 @@ use crate::scripts::Scripts;
 #[derive(Clone)]
 pub struct Redis {
     pub(crate) conn: ConnectionManager,
-    client: redis::Client,
+    pub(crate) client: redis::Client,
     pub(crate) scripts: Arc<Scripts>,
     blocking: Arc<Mutex<Option<ConnectionManager>>>,
     url: String,

@@ -22,6 +22,8 @@ pub enum Error {
     },
     #[error("no job with id `{0}`")]
     NoSuchJob(String),
+    #[error("job `{id}` is not running (it is {status})")]
+    NotRunning { id: String, status: String },
 }
 
 impl Error {

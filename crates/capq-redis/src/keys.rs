@@ -14,6 +14,8 @@ pub const SUSPENDED: &str = "rq:suspended";
 pub const GROUPS: &str = "rq:groups";
 /// capq's batches, by creation time (a sorted set of batch ids).
 pub const BATCHES: &str = "capq:batches";
+/// Every capq worker's hand-off list, so maintenance can empty those of dead workers.
+pub const HANDOFFS: &str = "capq:handoffs";
 
 /// Key prefixes, for keys named after a job, queue, worker or batch.
 pub mod prefix {

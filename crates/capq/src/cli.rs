@@ -41,6 +41,16 @@ pub enum Command {
     Resume(RedisArgs),
     /// Delete every queued job of a queue.
     Empty(EmptyArgs),
+    /// Stop a running job; it is recorded as stopped (RQ's `stop-job` command).
+    Stop(StopArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// The job to stop
+    pub id: String,
 }
 
 /// Where Redis is.
@@ -88,6 +98,22 @@ pub struct WorkerArgs {
     /// Seconds to let running jobs finish on shutdown before handing them back
     #[arg(long, value_name = "SECONDS", env = "CAPQ_GRACE", default_value_t = 30)]
     pub grace: u64,
+    /// Times a job abandoned by its worker is put back before it fails for good
+    #[arg(
+        long,
+        value_name = "N",
+        env = "CAPQ_MAX_RECOVERIES",
+        default_value_t = 3
+    )]
+    pub max_recoveries: u32,
+    /// Seconds between upkeep passes (recovering lost jobs)
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "CAPQ_UPKEEP_EVERY",
+        default_value_t = 3
+    )]
+    pub upkeep_every: u64,
     /// Seconds to keep results of jobs that set no result_ttl
     #[arg(
         long,

@@ -40,7 +40,8 @@ pub fn code_for(error: &anyhow::Error) -> u8 {
             return match e {
                 capq_redis::Error::Url { .. }
                 | capq_redis::Error::NameTaken(_)
-                | capq_redis::Error::NoSuchJob(_) => INPUT,
+                | capq_redis::Error::NoSuchJob(_)
+                | capq_redis::Error::NotRunning { .. } => INPUT,
                 _ => INTERNAL,
             };
         }

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         Command::Suspend(args) => commands::suspend::run(args),
         Command::Resume(args) => commands::resume::run(args),
         Command::Empty(args) => commands::empty::run(args),
+        Command::Stop(args) => commands::stop::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

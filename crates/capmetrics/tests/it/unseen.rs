@@ -141,3 +141,42 @@ fn metadata_is_loaded_once_and_shared() {
     let c = catalog.schedule_for("2016-08-02".parse().unwrap()).unwrap();
     assert!(!std::sync::Arc::ptr_eq(&a, &c));
 }
+
+#[test]
+fn processing_stops_soon_after_cancellation() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let catalog = Catalog::new(LocalDir::new(testdata().join("data")));
+    let day: Date = "2016-11-24".parse().unwrap();
+    // Cancelled before it starts: nothing is done.
+    let cancelled = AtomicBool::new(true);
+    let err = catalog
+        .process_cancellable(day, capmetrics::Cancel::new(&cancelled))
+        .unwrap_err();
+    assert!(matches!(err, Error::Cancelled), "{err}");
+    // Cancelled while it runs (metadata already loaded, so only the day's own work is left,
+    // tens of milliseconds): it stops within a few milliseconds of the flag being set.
+    catalog.process(day).unwrap();
+    let flag = AtomicBool::new(false);
+    let set_at = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(3));
+            *set_at.lock().unwrap() = Some(Instant::now());
+            flag.store(true, Ordering::Relaxed);
+        });
+        let result = catalog.process_cancellable(day, capmetrics::Cancel::new(&flag));
+        let stopped = Instant::now();
+        assert!(
+            matches!(result, Err(Error::Cancelled)),
+            "{:?}",
+            result.map(|o| o.diagnostics)
+        );
+        let set_at = set_at.lock().unwrap().expect("the flag was set");
+        assert!(
+            stopped.duration_since(set_at) < Duration::from_millis(100),
+            "{:?}",
+            stopped.duration_since(set_at)
+        );
+    });
+}

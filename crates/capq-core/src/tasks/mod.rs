@@ -15,5 +15,7 @@ pub fn all() -> Vec<Arc<dyn Task>> {
         Arc::new(demo::Noop),
         Arc::new(demo::Sleep),
         Arc::new(demo::Fail),
+        Arc::new(demo::Flaky),
+        Arc::new(demo::AppendLine),
     ]
 }

@@ -108,7 +108,7 @@ fn process_to(ctx: &TaskContext, task: &str, day: &str, output: &str) -> Outcome
     };
     let started = Instant::now();
     let env = &ctx.env;
-    let day_output = match env.data.process(date) {
+    let day_output = match env.data.process_cancellable(date, ctx.cancel()) {
         Ok(out) => out,
         Err(e) => {
             let mut message = e.to_string();

@@ -9,7 +9,7 @@
 -- marked started first.
 --
 -- KEYS[1] = the worker's key.
--- ARGV[1..12] = key prefixes, ARGV[13] = now (epoch s, integer), ARGV[14] = timestamp,
+-- ARGV[1..12] = key prefixes, ARGV[13] = now (epoch s), ARGV[14] = timestamp,
 -- ARGV[15] = worker name, ARGV[16] = '1' if the worker is now idle, ARGV[17] = working time (s),
 -- ARGV[18] = number of starts, then 3 values per start: job id, start timestamp, attempt;
 -- then the number of attempts that ended, and 13 values per attempt: kind (finished, failed, stopped,

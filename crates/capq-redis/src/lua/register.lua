@@ -3,7 +3,9 @@
 --
 -- KEYS[1] = the worker's key, KEYS[2] = rq:workers, KEYS[3..] = rq:workers:<queue> per queue.
 -- ARGV[1..12] = key prefixes, ARGV[13] = ttl (s), ARGV[14] = timestamp, ARGV[15] = queues
--- (comma-joined), ARGV[16] = pid, ARGV[17] = hostname, ARGV[18] = version.
+-- (comma-joined), ARGV[16] = pid, ARGV[17] = hostname, ARGV[18] = version, ARGV[19] = the set
+-- of capq hand-off lists, ARGV[20] = this worker's hand-off list (listed there so that
+-- maintenance can recover it if the worker dies).
 -- Returns 1, or 0 when the name is taken.
 if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[1], 'death') == 0 then
   return 0
@@ -18,4 +20,5 @@ for i = 3, #KEYS do
   redis.call('SADD', KEYS[i], KEYS[1])
 end
 redis.call('EXPIRE', KEYS[1], ARGV[13])
+redis.call('SADD', ARGV[19], ARGV[20])
 return 1

@@ -5,7 +5,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use capq_core::broker::{Broker, Claim, Claimed, Completion, Ending, Lease, Registration, Start};
+use capq_core::broker::{
+    Broker, Claim, Claimed, Completion, Ending, Lease, Pulse, Registration, Start, UpkeepPolicy,
+};
 use capq_core::job::DEFAULT_FAILURE_TTL;
 use capq_core::payload::{Call, Serializer};
 use capq_redis::{NewJob, Redis};
@@ -218,8 +220,177 @@ async fn a_completion_after_the_lease_was_lost_writes_nothing() {
             .heartbeat(&worker, &[lease], Duration::from_secs(60), None)
             .await
             .unwrap(),
-        vec![false]
+        Pulse {
+            held: vec![false],
+            registered: true
+        }
     );
+    // A worker whose record Redis lost is told to register again.
+    server.command(&["DEL", "rq:worker:w1"]);
+    let pulse = redis
+        .heartbeat(&worker, &[], Duration::from_secs(60), None)
+        .await
+        .unwrap();
+    assert!(!pulse.registered);
+    assert_eq!(
+        server.command(&["EXISTS", "rq:worker:w1"]).int(),
+        Some(0),
+        "no half record is created"
+    );
+}
+
+fn policy(max_recoveries: u32) -> UpkeepPolicy {
+    UpkeepPolicy {
+        max_recoveries,
+        failure_ttl: 600,
+        stranded_after: Duration::from_secs(30),
+    }
+}
+
+#[tokio::test]
+async fn upkeep_recovers_expired_leases_then_fails_jobs_abandoned_too_often() {
+    let (server, redis, worker, ids) = setup(1).await;
+    for round in 1..=3u32 {
+        let jobs = claim(&redis, &worker, 1, 1).await;
+        assert_eq!(jobs[0].id, ids[0]);
+        // The worker vanished: its lease is already past (score 0).
+        server.command(&[
+            "ZADD",
+            "rq:wip:default",
+            "0",
+            &format!("{}:{}", ids[0], jobs[0].execution_id),
+        ]);
+        let upkeep = redis.maintain(&worker, &policy(2)).await.unwrap();
+        if round <= 2 {
+            assert_eq!(
+                (upkeep.recovered, upkeep.abandoned),
+                (1, 0),
+                "round {round}"
+            );
+            assert_eq!(status(&server, &ids[0]).as_deref(), Some("queued"));
+            assert_eq!(
+                server
+                    .command(&["LRANGE", "rq:queue:default", "0", "-1"])
+                    .strings(),
+                ids
+            );
+            assert_eq!(
+                server
+                    .command(&["HGET", &format!("rq:job:{}", ids[0]), "capq_recoveries"])
+                    .int(),
+                Some(i64::from(round))
+            );
+        } else {
+            assert_eq!((upkeep.recovered, upkeep.abandoned), (0, 1));
+            assert_eq!(status(&server, &ids[0]).as_deref(), Some("failed"));
+            let job = redis.job(&ids[0]).await.unwrap().unwrap();
+            assert_eq!(
+                job.latest.and_then(|r| r.error).as_deref(),
+                Some("abandoned by its worker 3 times")
+            );
+            assert!(
+                server
+                    .command(&["ZSCORE", "rq:failed:default", &ids[0]])
+                    .text()
+                    .is_some()
+            );
+        }
+        assert_eq!(server.command(&["ZCARD", "rq:wip:default"]).int(), Some(0));
+    }
+}
+
+#[tokio::test]
+async fn upkeep_puts_back_stranded_jobs_and_forgets_dead_workers() {
+    let (server, redis, worker, ids) = setup(2).await;
+    // One job stranded in RQ's intermediate list, one in a dead capq worker's hand-off list.
+    server.command(&["LPOP", "rq:queue:default"]);
+    server.command(&["LPOP", "rq:queue:default"]);
+    server.command(&["RPUSH", "rq:queue:default:intermediate", &ids[0]]);
+    server.command(&["RPUSH", "capq:handoff:ghost", &ids[1]]);
+    server.command(&["SADD", "capq:handoffs", "capq:handoff:ghost"]);
+    server.command(&["SADD", "rq:workers:default", "rq:worker:ghost"]);
+    server.command(&["SADD", "rq:workers", "rq:worker:ghost"]);
+    let quick = UpkeepPolicy {
+        stranded_after: Duration::ZERO,
+        ..policy(3)
+    };
+    let first = redis.maintain(&worker, &quick).await.unwrap();
+    assert_eq!(
+        (first.stranded, first.dead_workers),
+        (1, 1),
+        "the hand-off list at once; the ghost is gone"
+    );
+    // The intermediate entry needs a second sighting.
+    let second = redis.maintain(&worker, &quick).await.unwrap();
+    assert_eq!(second.stranded, 1);
+    let mut queued = server
+        .command(&["LRANGE", "rq:queue:default", "0", "-1"])
+        .strings();
+    queued.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(queued, expected);
+    assert_eq!(
+        server
+            .command(&["LLEN", "rq:queue:default:intermediate"])
+            .int(),
+        Some(0)
+    );
+    assert_eq!(
+        server
+            .command(&["SISMEMBER", "rq:workers", "rq:worker:ghost"])
+            .int(),
+        Some(0)
+    );
+    assert_eq!(
+        server
+            .command(&["SISMEMBER", "rq:workers", "rq:worker:w1"])
+            .int(),
+        Some(1),
+        "live workers stay"
+    );
+}
+
+#[tokio::test]
+async fn due_scheduled_jobs_move_to_their_queue_under_the_scheduler_lock() {
+    let (server, redis, worker, ids) = setup(2).await;
+    server.command(&["DEL", "rq:queue:default"]);
+    let epoch = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    server.command(&[
+        "ZADD",
+        "rq:scheduled:default",
+        &(epoch - 1).to_string(),
+        &ids[0],
+    ]);
+    server.command(&[
+        "ZADD",
+        "rq:scheduled:default",
+        &(epoch + 100).to_string(),
+        &ids[1],
+    ]);
+    let (moved, next) = redis.move_scheduled(&worker).await.unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(next.map(|n| n as u64), Some(epoch + 100));
+    assert_eq!(
+        server
+            .command(&["LRANGE", "rq:queue:default", "0", "-1"])
+            .strings(),
+        vec![ids[0].clone()]
+    );
+    assert_eq!(status(&server, &ids[0]).as_deref(), Some("queued"));
+    // Another holder of the lock (a Python scheduler, another worker) keeps us out.
+    server.command(&[
+        "SET",
+        "rq:scheduler-lock:default",
+        "someone-else",
+        "EX",
+        "60",
+    ]);
+    server.command(&["ZADD", "rq:scheduled:default", "0", &ids[1]]);
+    assert_eq!(redis.move_scheduled(&worker).await.unwrap().0, 0);
 }
 
 #[tokio::test]
@@ -248,8 +419,9 @@ async fn retries_are_scheduled_or_requeued() {
     assert_eq!(status(&server, &ids[0]).as_deref(), Some("scheduled"));
     let score = server
         .command(&["ZSCORE", "rq:scheduled:default", &ids[0]])
-        .int()
-        .unwrap();
+        .text()
+        .and_then(|t| t.parse::<f64>().ok())
+        .unwrap() as i64;
     let epoch = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()

@@ -10,6 +10,7 @@ pub mod info;
 pub mod process;
 pub mod resume;
 pub mod run;
+pub mod stop;
 pub mod suspend;
 pub mod worker;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use capmetrics::Catalog;
+use capq_core::broker::UpkeepPolicy;
 use capq_core::env::TaskEnv;
 use capq_core::job::Defaults;
 use capq_core::task::Registry;
@@ -56,10 +57,13 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
             concurrency,
             lease: Duration::from_secs(args.lease),
             grace: Duration::from_secs(args.grace),
-            defaults: Defaults {
-                result_ttl: args.result_ttl,
+            defaults: Defaults { result_ttl: args.result_ttl, failure_ttl: args.failure_ttl },
+            upkeep: UpkeepPolicy {
+                max_recoveries: args.max_recoveries,
                 failure_ttl: args.failure_ttl,
+                stranded_after: Duration::from_secs(30),
             },
+            upkeep_every: Duration::from_secs(args.upkeep_every.max(1)),
             ..WorkerConfig::new(name.clone(), queues.clone())
         };
         let (stop, stopped) = watch::channel(false);
@@ -77,8 +81,8 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
         )
         .await?;
         eprintln!(
-            "capq worker {name}: {} finished, {} failed, {} retried, {} handed back, {} lost",
-            stats.finished, stats.failed, stats.retried, stats.requeued, stats.lost
+            "capq worker {name}: {} finished, {} failed, {} retried, {} handed back, {} lost, {} recovered from other workers",
+            stats.finished, stats.failed, stats.retried, stats.requeued, stats.lost, stats.recovered
         );
         Ok(exit::SUCCESS)
     });

@@ -4,6 +4,7 @@
 
 mod process;
 mod queue;
+mod reliability;
 mod run;
 
 use std::path::{Path, PathBuf};

@@ -85,17 +85,25 @@ pub fn spawn_capq(args: &[&str], env: &[(String, String)]) -> Process {
 
 /// Starts a worker on `redis` reading the real test data, with S3 reachable if given.
 pub fn spawn_worker(redis: &RedisServer, s3: Option<&S3Server>, extra: &[&str]) -> Process {
-    let url = redis.url();
+    spawn_worker_at(
+        &redis.url(),
+        &s3.map(S3Server::env).unwrap_or_default(),
+        extra,
+    )
+}
+
+/// Starts a worker on the Redis at `url` reading the real test data.
+pub fn spawn_worker_at(url: &str, env: &[(String, String)], extra: &[&str]) -> Process {
     let data = testdata().join("data");
     let mut args = vec![
         "worker",
         "--url",
-        &url,
+        url,
         "--data",
         data.to_str().expect("utf-8 path"),
     ];
     args.extend_from_slice(extra);
-    spawn_capq(&args, &s3.map(S3Server::env).unwrap_or_default())
+    spawn_capq(&args, env)
 }
 
 /// Runs `capq <args>` to completion with extra environment variables.
