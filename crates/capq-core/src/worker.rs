@@ -165,6 +165,14 @@ impl Shared {
             .len()
     }
 
+    /// Held jobs still waiting for a slot.
+    fn waiting_count(&self) -> usize {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.values()
+            .filter(|h| !h.running.load(Ordering::Relaxed))
+            .count()
+    }
+
     /// Every held lease, and the longest-running job with its running time.
     fn leases(&self) -> (Vec<Lease>, Option<(String, Duration)>) {
         let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
@@ -374,8 +382,19 @@ async fn dispatch<B: Broker>(
         if *shutdown.borrow() {
             return;
         }
+        // Jobs claimed ahead (prefetched) go first: claim nothing more, and take no slot, while
+        // any of them still waits for one.
+        if executor.shared.waiting_count() > 0 {
+            let released = executor.shared.released.notified();
+            tokio::select! {
+                _ = released => {}
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                _ = shutdown.changed() => return,
+            }
+            continue;
+        }
         // Wait for a free slot and take every free one, so jobs are never claimed far ahead of
-        // capacity: prefetched jobs queue for slots ahead of the next claim.
+        // capacity.
         let first = tokio::select! {
             permit = Arc::clone(&executor.slots).acquire_owned() => match permit {
                 Ok(permit) => permit,

@@ -91,13 +91,22 @@ fn rq_info_and_rq_dashboard_read_capq_state() {
     let sleep_id = id(&later_ids, "sleep");
 
     let mut worker = spawn_worker(&redis, None, &["--name", "capq-busy", "--concurrency", "1"]);
-    eventually("the sleep job to start", Duration::from_secs(30), || {
+    let status = |id: &str| {
         redis
-            .command(&["HGET", &format!("rq:job:{sleep_id}"), "status"])
+            .command(&["HGET", &format!("rq:job:{id}"), "status"])
             .text()
-            .as_deref()
-            == Some("started")
-    });
+    };
+    // The earlier jobs' results are recorded a moment after the next job starts; wait for both.
+    eventually(
+        "the sleep job to start after the others",
+        Duration::from_secs(30),
+        || {
+            status(&sleep_id).as_deref() == Some("started")
+                && capq_ids
+                    .iter()
+                    .all(|id| status(id).as_deref() == Some("finished"))
+        },
+    );
 
     // While the worker is busy.
     let detail: Vec<String> = [
