@@ -72,6 +72,8 @@ pub struct Completion {
     pub failure_ttl: i64,
     /// The job waited on other jobs (`rq:job::<id>:dependencies` exists).
     pub has_dependencies: bool,
+    /// The batch (RQ group) the job belongs to, whose progress counters to update.
+    pub group: Option<String>,
 }
 
 /// A worker as the backend records it.

@@ -30,6 +30,8 @@ pub struct Job {
     pub result_ttl: i64,
     pub failure_ttl: i64,
     pub has_dependencies: bool,
+    /// The RQ group (capq batch) the job belongs to.
+    pub group: Option<String>,
     /// Times the job was recovered after its worker lost it.
     pub recoveries: u32,
     /// Runs recorded before this claim (`capq_attempts`), counting this one if the claim
@@ -137,6 +139,7 @@ impl Job {
             result_ttl,
             failure_ttl,
             has_dependencies,
+            group: text("group_id").filter(|g| !g.is_empty()),
             recoveries,
             attempts,
         }

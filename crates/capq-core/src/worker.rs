@@ -558,6 +558,7 @@ fn requeued(lease: Lease, defaults: Defaults) -> Completion {
         result_ttl: defaults.result_ttl,
         failure_ttl: defaults.failure_ttl,
         has_dependencies: false,
+        group: None,
     }
 }
 
@@ -634,6 +635,7 @@ async fn execute(
         result_ttl: job.result_ttl,
         failure_ttl: job.failure_ttl,
         has_dependencies: job.has_dependencies,
+        group: job.group,
     }
 }
 

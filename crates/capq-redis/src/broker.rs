@@ -182,9 +182,13 @@ impl Broker for Redis {
                     .as_secs_f64()
             })
             .sum();
+        let now = epoch_seconds(SystemTime::now());
         let mut invocation = invoke(&self.scripts.finish);
         invocation
             .key(keys::worker(&worker.name))
+            .key(keys::STATS_TOTALS)
+            .key(keys::stats_minute(now as u64 / 60))
+            .key(keys::STATS_DURATIONS)
             // Fractional, so a retry delay of N seconds is N seconds, not up to one less.
             .arg(format!("{:.6}", epoch_seconds(SystemTime::now())))
             .arg(rq_timestamp(SystemTime::now()))
@@ -232,8 +236,39 @@ impl Broker for Redis {
                 .arg(retries_left)
                 .arg(format!("{:.6}", epoch_seconds(c.started_at)))
                 .arg(format!("{:.6}", epoch_seconds(c.ended_at)))
-                .arg(rq_timestamp(c.ended_at));
+                .arg(rq_timestamp(c.ended_at))
+                .arg(c.group.as_deref().map(keys::batch).unwrap_or_default());
         }
+        // The run-time histogram: counts per bucket of the jobs that ended for good.
+        let mut buckets = [0u64; DURATION_BUCKETS.len()];
+        let mut sum = 0.0;
+        for c in completions.iter().filter(|c| {
+            matches!(
+                c.ending,
+                Ending::Finished { .. } | Ending::Failed { .. } | Ending::Stopped { .. }
+            )
+        }) {
+            let seconds = c
+                .ended_at
+                .duration_since(c.started_at)
+                .unwrap_or_default()
+                .as_secs_f64();
+            sum += seconds;
+            let bucket = DURATION_BUCKETS
+                .iter()
+                .position(|&(upper, _)| seconds <= upper)
+                .unwrap_or(DURATION_BUCKETS.len() - 1);
+            buckets[bucket] += 1;
+        }
+        invocation.arg(buckets.iter().filter(|&&n| n > 0).count());
+        for (&(_, label), &n) in DURATION_BUCKETS
+            .iter()
+            .zip(&buckets)
+            .filter(|(_, n)| **n > 0)
+        {
+            invocation.arg(label).arg(n);
+        }
+        invocation.arg(format!("{sum:.6}"));
         let recorded: Vec<i64> = invocation
             .invoke_async(&mut self.conn.clone())
             .await
@@ -400,6 +435,25 @@ impl Broker for Redis {
         }
     }
 }
+
+/// Upper bounds (seconds) and field names of the run-time histogram's buckets.
+pub const DURATION_BUCKETS: [(f64, &str); 15] = [
+    (0.005, "0.005"),
+    (0.01, "0.01"),
+    (0.025, "0.025"),
+    (0.05, "0.05"),
+    (0.1, "0.1"),
+    (0.25, "0.25"),
+    (0.5, "0.5"),
+    (1.0, "1"),
+    (2.5, "2.5"),
+    (5.0, "5"),
+    (10.0, "10"),
+    (30.0, "30"),
+    (60.0, "60"),
+    (300.0, "300"),
+    (f64::INFINITY, "+Inf"),
+];
 
 /// How long a worker holds a queue's scheduler lock without renewing it; another worker takes
 /// over scheduling this long after the holder dies.

@@ -16,6 +16,11 @@ pub const GROUPS: &str = "rq:groups";
 pub const BATCHES: &str = "capq:batches";
 /// Every capq worker's hand-off list, so maintenance can empty those of dead workers.
 pub const HANDOFFS: &str = "capq:handoffs";
+/// Fleet-wide totals since the start: `finished`, `failed` (jobs that ended for good).
+pub const STATS_TOTALS: &str = "capq:stats:totals";
+/// The run-time histogram: one field per bucket upper bound in seconds (`0.005` … `+Inf`,
+/// counts not cumulative), plus `sum` (seconds).
+pub const STATS_DURATIONS: &str = "capq:stats:durations";
 
 /// Key prefixes, for keys named after a job, queue, worker or batch.
 pub mod prefix {
@@ -124,6 +129,12 @@ pub fn group(name: &str) -> String {
 /// claim script that runs right behind it takes it.
 pub fn handoff(worker: &str) -> String {
     format!("{}{worker}", prefix::HANDOFF)
+}
+
+/// Jobs that ended in one minute (`finished`, `failed`), kept two hours: the throughput history
+/// the dashboard charts. `minute` is whole minutes since the epoch.
+pub fn stats_minute(minute: u64) -> String {
+    format!("capq:stats:minute:{minute}")
 }
 
 /// A capq batch's description (days, output, size, creation time).

@@ -43,6 +43,30 @@ pub enum Command {
     Empty(EmptyArgs),
     /// Stop a running job; it is recorded as stopped (RQ's `stop-job` command).
     Stop(StopArgs),
+    /// Serve the web dashboard: progress, workers, failures, and actions on them.
+    Dashboard(DashboardArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// Address to listen on (loopback by default; use 0.0.0.0:9181 to expose it)
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "CAPQ_DASHBOARD_BIND",
+        default_value = "127.0.0.1:9181"
+    )]
+    pub bind: String,
+    /// Require this token for every page and API (login form, cookie, or `Authorization: Bearer`)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "CAPQ_DASHBOARD_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Args)]

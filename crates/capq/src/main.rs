@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Command::Resume(args) => commands::resume::run(args),
         Command::Empty(args) => commands::empty::run(args),
         Command::Stop(args) => commands::stop::run(args),
+        Command::Dashboard(args) => commands::dashboard::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

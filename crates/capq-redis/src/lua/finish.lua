@@ -8,14 +8,21 @@
 -- Jobs that started running since the last call (prefetched jobs that waited for a slot) are
 -- marked started first.
 --
--- KEYS[1] = the worker's key.
+-- The batch (RQ group) of each job counts its finished and failed jobs, and the fleet-wide
+-- statistics (totals, per-minute counts, run-time histogram) behind the dashboard and /metrics
+-- are updated once per call.
+--
+-- KEYS[1] = the worker's key, KEYS[2] = capq:stats:totals, KEYS[3] = this minute's counts,
+-- KEYS[4] = the run-time histogram.
 -- ARGV[1..12] = key prefixes, ARGV[13] = now (epoch s), ARGV[14] = timestamp,
 -- ARGV[15] = worker name, ARGV[16] = '1' if the worker is now idle, ARGV[17] = working time (s),
 -- ARGV[18] = number of starts, then 3 values per start: job id, start timestamp, attempt;
--- then the number of attempts that ended, and 13 values per attempt: kind (finished, failed, stopped,
+-- then the number of attempts that ended, and 14 values per attempt: kind (finished, failed, stopped,
 -- retry, requeue), job id, queue, execution id, result ttl, failure ttl, has dependencies
 -- ('1'/'0'), payload (base64 result, or base64 of zlib'd error text), retry delay (s), retries
--- left, execution start and end (epoch s), and the end as a timestamp.
+-- left, execution start and end (epoch s), the end as a timestamp, and the key of the job's batch
+-- ('' for none); then the number of histogram buckets touched, (bucket, count) pairs, and the summed
+-- run time (s).
 -- Returns one 1 (recorded) or 0 (lease lost) per attempt.
 local P_JOB, P_RESULTS, P_STARTED, P_FINISHED, P_FAILED, P_DEFERRED, P_SCHEDULED, P_QUEUE,
   S_DEPENDENTS, P_DEPENDENCIES, K_QUEUES = unpack(ARGV, 1, 11)
@@ -72,14 +79,15 @@ local function release_dependents(id, parent_failed, ttl)
   keep(dependents_key, ttl)
 end
 
-local recorded, succeeded, failed = {}, 0, 0
+local recorded, succeeded, failed, final_failures = {}, 0, 0, 0
 for i = 0, count - 1 do
-  local base = first_end + i * 13
+  local base = first_end + i * 14
   local kind, id, queue, execution = ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
   local result_ttl, failure_ttl = tonumber(ARGV[base + 4]), tonumber(ARGV[base + 5])
   local has_dependencies, payload = ARGV[base + 6] == '1', ARGV[base + 7]
   local delay, retries_left = tonumber(ARGV[base + 8]), ARGV[base + 9]
   local started, ended, ended_stamp = ARGV[base + 10], ARGV[base + 11], ARGV[base + 12]
+  local batch = ARGV[base + 13]
   local job_key, results_key = P_JOB .. id, P_RESULTS .. id
 
   if redis.call('ZREM', P_STARTED .. queue, id .. ':' .. execution) == 0 then
@@ -110,6 +118,7 @@ for i = 0, count - 1 do
       end
     elseif kind == 'failed' or kind == 'stopped' then
       failed = failed + 1
+      final_failures = final_failures + 1
       redis.call('HSET', job_key, 'status', kind, 'ended_at', ended_stamp, 'last_heartbeat', stamp)
       entry[#entry + 1] = 'type'
       entry[#entry + 1] = '2'
@@ -145,7 +154,26 @@ for i = 0, count - 1 do
       redis.call('HSET', job_key, 'status', 'queued', 'enqueued_at', stamp)
       redis.call('LPUSH', P_QUEUE .. queue, id)
     end
+    -- The job's batch counts how many of its jobs ended, and how.
+    if batch ~= '' and (kind == 'finished' or kind == 'failed' or kind == 'stopped') then
+      redis.call('HINCRBY', batch, kind == 'finished' and 'finished' or 'failed', 1)
+    end
   end
+end
+
+-- Fleet-wide statistics: totals, this minute's counts, and the run-time histogram.
+if succeeded + final_failures > 0 then
+  redis.call('HINCRBY', KEYS[2], 'finished', succeeded)
+  redis.call('HINCRBY', KEYS[2], 'failed', final_failures)
+  redis.call('HINCRBY', KEYS[3], 'finished', succeeded)
+  redis.call('HINCRBY', KEYS[3], 'failed', final_failures)
+  redis.call('EXPIRE', KEYS[3], 7200)
+  local at = first_end + count * 14
+  local buckets = tonumber(ARGV[at])
+  for i = 1, buckets do
+    redis.call('HINCRBY', KEYS[4], ARGV[at + 2 * i - 1], ARGV[at + 2 * i])
+  end
+  redis.call('HINCRBYFLOAT', KEYS[4], 'sum', ARGV[at + 2 * buckets + 1])
 end
 
 if succeeded > 0 then redis.call('HINCRBY', KEYS[1], 'successful_job_count', succeeded) end
@@ -157,7 +185,7 @@ if idle then
   local current = redis.call('HGET', KEYS[1], 'current_job')
   local ours = not current
   for i = 0, count - 1 do
-    if ARGV[first_end + i * 13 + 1] == current then ours = true end
+    if ARGV[first_end + i * 14 + 1] == current then ours = true end
   end
   if ours then
     redis.call('HSET', KEYS[1], 'state', 'idle', 'last_heartbeat', stamp)

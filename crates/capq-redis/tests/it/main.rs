@@ -67,6 +67,7 @@ fn completion(job: &Claimed, ending: Ending) -> Completion {
         result_ttl: 500,
         failure_ttl: DEFAULT_FAILURE_TTL,
         has_dependencies: false,
+        group: None,
     }
 }
 
@@ -175,6 +176,22 @@ async fn finishing_records_the_result_where_rq_looks() {
             .int(),
         Some(1)
     );
+    // Fleet statistics for the dashboard and /metrics.
+    assert_eq!(
+        server
+            .command(&["HGET", "capq:stats:totals", "finished"])
+            .int(),
+        Some(1)
+    );
+    assert_eq!(
+        server
+            .command(&["HGET", "capq:stats:totals", "failed"])
+            .int(),
+        Some(1)
+    );
+    let histogram = server.command(&["HVALS", "capq:stats:durations"]).strings();
+    let counted: f64 = histogram.iter().filter_map(|v| v.parse::<f64>().ok()).sum();
+    assert!(counted >= 2.0, "two jobs in the histogram: {histogram:?}");
     assert_eq!(
         server
             .command(&["HGET", "rq:worker:w1", "state"])
@@ -558,4 +575,58 @@ async fn waiting_claims_a_job_as_soon_as_it_arrives() {
         Some(0)
     );
     assert_eq!(server.command(&["ZCARD", "rq:wip:default"]).int(), Some(1));
+}
+
+#[tokio::test]
+async fn batches_count_their_ended_jobs() {
+    let server = RedisServer::start();
+    let redis = Redis::connect(&server.url()).await.unwrap();
+    let worker = registration("w1");
+    redis.register(&worker).await.unwrap();
+    let batch = capq_redis::Batch::new("2016-11-24..2016-11-26", "default", "out/");
+    let jobs: Vec<NewJob> = (0..3).map(|_| NewJob::new("default", noop())).collect();
+    let ids = redis.enqueue(&jobs, Some(&batch)).await.unwrap();
+    assert_eq!(
+        server
+            .command(&["SCARD", &format!("rq:group:{}", batch.id)])
+            .int(),
+        Some(3)
+    );
+    assert_eq!(
+        server
+            .command(&["HGET", &format!("capq:batch:{}", batch.id), "size"])
+            .int(),
+        Some(3)
+    );
+    let claimed = claim(&redis, &worker, 3, 3).await;
+    let mut done: Vec<Completion> = claimed
+        .iter()
+        .map(|job| {
+            let ending = if job.id == ids[2] {
+                Ending::Failed {
+                    message: "no".into(),
+                }
+            } else {
+                Ending::Finished { return_value: None }
+            };
+            Completion {
+                group: Some(batch.id.clone()),
+                ..completion(job, ending)
+            }
+        })
+        .collect();
+    done.sort_by_key(|c| c.id.clone());
+    redis.complete(&worker, &[], &done, true).await.unwrap();
+    assert_eq!(
+        server
+            .command(&["HGET", &format!("capq:batch:{}", batch.id), "finished"])
+            .int(),
+        Some(2)
+    );
+    assert_eq!(
+        server
+            .command(&["HGET", &format!("capq:batch:{}", batch.id), "failed"])
+            .int(),
+        Some(1)
+    );
 }

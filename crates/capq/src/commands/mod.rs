@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod compare;
+pub mod dashboard;
 pub mod empty;
 pub mod enqueue;
 pub mod failed;
