@@ -36,6 +36,7 @@ use crate::broker::{
 };
 use crate::env::TaskEnv;
 use crate::job::{Defaults, Job};
+use crate::monitor::Monitor;
 use crate::payload::encode_value;
 use crate::task::{Outcome, Registry, TaskContext, bind};
 
@@ -60,6 +61,8 @@ pub struct WorkerConfig {
     pub upkeep: UpkeepPolicy,
     /// How often upkeep runs.
     pub upkeep_every: Duration,
+    /// Where the worker reports its vital signs (for `/healthz` and `/metrics`).
+    pub monitor: Arc<Monitor>,
 }
 
 impl WorkerConfig {
@@ -79,6 +82,7 @@ impl WorkerConfig {
                 stranded_after: Duration::from_secs(30),
             },
             upkeep_every: Duration::from_secs(3),
+            monitor: Arc::new(Monitor::default()),
         }
     }
 }
@@ -155,6 +159,7 @@ struct Shared {
     /// Moving average of job run time, in microseconds.
     average_us: AtomicU64,
     stats: Mutex<WorkerStats>,
+    monitor: Arc<Monitor>,
 }
 
 impl Shared {
@@ -187,19 +192,22 @@ impl Shared {
 
     fn record(&self, ending: &Ending, accepted: bool) {
         let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
-        if !accepted {
-            stats.lost += 1;
-            return;
-        }
-        match ending {
-            Ending::Finished { .. } => stats.finished += 1,
-            Ending::Failed { .. } | Ending::Stopped { .. } => stats.failed += 1,
-            Ending::Retry { .. } => stats.retried += 1,
-            Ending::Requeued => stats.requeued += 1,
-        }
+        let m = &self.monitor;
+        let (count, gauge) = match (accepted, ending) {
+            (false, _) => (&mut stats.lost, &m.lost),
+            (true, Ending::Finished { .. }) => (&mut stats.finished, &m.finished),
+            (true, Ending::Failed { .. } | Ending::Stopped { .. }) => {
+                (&mut stats.failed, &m.failed)
+            }
+            (true, Ending::Retry { .. }) => (&mut stats.retried, &m.retried),
+            (true, Ending::Requeued) => (&mut stats.requeued, &m.requeued),
+        };
+        *count += 1;
+        gauge.fetch_add(1, Ordering::Relaxed);
     }
 
     fn observe_run_time(&self, elapsed: Duration) {
+        self.monitor.observe(elapsed);
         let sample = elapsed.as_micros().min(u128::from(u32::MAX)) as u64;
         let old = self.average_us.load(Ordering::Relaxed);
         let new = if old == 0 {
@@ -244,9 +252,13 @@ pub async fn run<B: Broker>(
             name: config.name.clone(),
             source: Box::new(e),
         })?;
+    config.monitor.beat(true);
     tracing::info!(worker = %config.name, queues = ?config.queues, "worker started");
 
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared {
+        monitor: Arc::clone(&config.monitor),
+        ..Shared::default()
+    });
     let (stop_background, _) = watch::channel(false);
     // Stop taking work when told to from outside (signals) or by a `shutdown` command.
     let (stop_work, mut work_stopped) = watch::channel(false);
@@ -524,7 +536,9 @@ impl Executor {
                         permit
                     }
                 };
+                shared.monitor.running.fetch_add(1, Ordering::Relaxed);
                 let completion = execute(job, &registry, env, &control, &shared).await;
+                shared.monitor.running.fetch_sub(1, Ordering::Relaxed);
                 finish(&shared, &done, completion);
             });
         }
@@ -757,6 +771,7 @@ async fn heartbeat_loop<B: Broker>(
             .await
         {
             Ok(pulse) => {
+                shared.monitor.beat(true);
                 if !pulse.registered {
                     tracing::warn!(
                         "the worker's record is gone (Redis lost it); registering again"
@@ -779,7 +794,10 @@ async fn heartbeat_loop<B: Broker>(
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+            Err(e) => {
+                shared.monitor.beat(false);
+                tracing::warn!(error = %e, "heartbeat failed");
+            }
         }
     }
 }
@@ -800,11 +818,16 @@ async fn upkeep_loop<B: Broker>(
                 if upkeep.recovered + upkeep.abandoned + upkeep.stranded + upkeep.dead_workers > 0 {
                     tracing::info!(?upkeep, "recovered lost work");
                 }
+                let recovered = upkeep.recovered + upkeep.stranded;
                 shared
                     .stats
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .recovered += upkeep.recovered + upkeep.stranded;
+                    .recovered += recovered;
+                shared
+                    .monitor
+                    .recovered
+                    .fetch_add(recovered, Ordering::Relaxed);
             }
             Err(e) => tracing::warn!(error = %e, "upkeep failed"),
         }

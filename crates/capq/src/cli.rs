@@ -138,6 +138,9 @@ pub struct WorkerArgs {
         default_value_t = 3
     )]
     pub upkeep_every: u64,
+    /// Serve /metrics (Prometheus) and /healthz, /healthz/ready on this address
+    #[arg(long, value_name = "ADDR", env = "CAPQ_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
     /// Seconds to keep results of jobs that set no result_ttl
     #[arg(
         long,

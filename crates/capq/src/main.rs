@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod exit;
+mod health;
 
 use std::process::ExitCode;
 

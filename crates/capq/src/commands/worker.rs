@@ -66,6 +66,13 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
             upkeep_every: Duration::from_secs(args.upkeep_every.max(1)),
             ..WorkerConfig::new(name.clone(), queues.clone())
         };
+        if let Some(bind) = &args.metrics_bind {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .map_err(|e| UserError(format!("--metrics-bind {bind}: {e}")))?;
+            let every = config.lease / 3;
+            tokio::spawn(crate::health::serve(listener, Arc::clone(&config.monitor), name.clone(), every));
+        }
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(watch_signals(stop));
         eprintln!(

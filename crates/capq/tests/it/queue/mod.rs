@@ -3,6 +3,7 @@
 
 mod bad_jobs;
 mod cli;
+mod health;
 mod mixed_fleet;
 mod rq_tools;
 mod secure;

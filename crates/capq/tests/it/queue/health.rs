@@ -1,0 +1,94 @@
+//! The worker's own endpoints: `/healthz` (alive), `/healthz/ready` (Redis answers) and
+//! `/metrics` (Prometheus), on `--metrics-bind`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use capq_test_support::RedisServer;
+use capq_test_support::net::free_port;
+
+use super::{eventually, spawn_worker};
+use crate::reliability::enqueue_python;
+
+/// `GET path` → (status code, body); `None` if nothing listens.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    Some((
+        status,
+        response
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned(),
+    ))
+}
+
+#[test]
+fn health_and_metrics_endpoints() {
+    let mut redis = RedisServer::start_with(capq_test_support::redis_server::RedisOptions {
+        aof: true,
+        ..Default::default()
+    });
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut worker = spawn_worker(
+        &redis,
+        None,
+        &["--name", "probed", "--lease", "3", "--metrics-bind", &bind],
+    );
+    eventually("the endpoints", Duration::from_secs(10), || {
+        get(port, "/healthz").is_some_and(|(s, _)| s == 200)
+    });
+    assert_eq!(get(port, "/healthz/ready").map(|r| r.0), Some(200));
+    assert_eq!(get(port, "/nope").map(|r| r.0), Some(404));
+
+    enqueue_python(
+        &redis,
+        "default",
+        "[('capq.noop', ()), ('capq.fail', ('x',))]",
+        6,
+    );
+    eventually("the jobs to be counted", Duration::from_secs(10), || {
+        get(port, "/metrics").is_some_and(|(_, body)| {
+            body.contains("capq_worker_jobs_finished_total{worker=\"probed\"} 3")
+        })
+    });
+    let (_, metrics) = get(port, "/metrics").unwrap();
+    assert!(
+        metrics.contains("capq_worker_jobs_failed_total{worker=\"probed\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE capq_worker_job_duration_seconds histogram"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("capq_worker_job_duration_seconds_count{worker=\"probed\"} 6"),
+        "{metrics}"
+    );
+
+    // Redis down: not ready, but alive (no restart loop during an outage); back up: ready again.
+    redis.shutdown();
+    eventually("readiness to drop", Duration::from_secs(10), || {
+        get(port, "/healthz/ready").is_some_and(|(s, _)| s == 503)
+    });
+    assert_eq!(get(port, "/healthz").map(|r| r.0), Some(200));
+    redis.restart();
+    eventually("readiness to return", Duration::from_secs(15), || {
+        get(port, "/healthz/ready").is_some_and(|(s, _)| s == 200)
+    });
+    worker.terminate();
+    assert!(
+        worker.wait(Duration::from_secs(10)).success(),
+        "{}",
+        worker.log()
+    );
+}
