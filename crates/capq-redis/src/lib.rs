@@ -8,6 +8,8 @@ mod admin;
 mod broker;
 /// The connection.
 mod client;
+/// The dashboard's reads and actions: batches, throughput, statistics, pages, cancelling.
+pub mod dashboard;
 /// Enqueueing jobs and batches.
 pub mod enqueue;
 /// The crate's error type.
@@ -20,6 +22,7 @@ pub mod queries;
 mod scripts;
 
 pub use client::{Redis, redact};
+pub use dashboard::{BatchInfo, CancelOutcome, FleetStats, JobPage, MinuteCounts, PageEntry};
 pub use enqueue::{Batch, NewJob};
 pub use error::{Error, Result};
 pub use queries::{JobInfo, QueueCounts, Registry, ResultEntry, WorkerInfo};

@@ -18,6 +18,7 @@ pub(crate) struct Scripts {
     pub requeue: Script,
     pub delete: Script,
     pub empty: Script,
+    pub cancel: Script,
 }
 
 impl Scripts {
@@ -34,6 +35,7 @@ impl Scripts {
             requeue: Script::new(include_str!("lua/requeue.lua")),
             delete: Script::new(include_str!("lua/delete.lua")),
             empty: Script::new(include_str!("lua/empty.lua")),
+            cancel: Script::new(include_str!("lua/cancel.lua")),
         }
     }
 }

@@ -294,6 +294,23 @@ pub enum BenchCommand {
     Processor(BenchArgs),
     /// Enqueueing no-op jobs through capq's own enqueue path; prints JSON.
     Enqueue(EnqueueBenchArgs),
+    /// The dashboard's pages over many finished and failed jobs (needs an empty database).
+    Dashboard(DashboardBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardBenchArgs {
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// Jobs that finish
+    #[arg(long, default_value_t = 100_000)]
+    pub finished: usize,
+    /// Jobs that fail
+    #[arg(long, default_value_t = 10_000)]
+    pub failed: usize,
+    /// Requests per page
+    #[arg(long, default_value_t = 20)]
+    pub repeat: usize,
 }
 
 #[derive(Debug, Args)]

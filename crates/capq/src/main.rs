@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => commands::compare::run(args),
         Command::Bench(cli::BenchCommand::Processor(args)) => commands::bench::run(args),
         Command::Bench(cli::BenchCommand::Enqueue(args)) => commands::bench::enqueue(args),
+        Command::Bench(cli::BenchCommand::Dashboard(args)) => commands::bench_dashboard::run(args),
         Command::Worker(args) => commands::worker::run(args),
         Command::Enqueue(args) => commands::enqueue::run(args),
         Command::Info(args) => commands::info::run(args),

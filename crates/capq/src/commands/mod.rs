@@ -2,6 +2,7 @@
 //! configures, and calls into the library crates.
 
 pub mod bench;
+pub mod bench_dashboard;
 pub mod compare;
 pub mod dashboard;
 pub mod empty;

@@ -1,0 +1,102 @@
+//! capq's web dashboard: every queue, batch, worker and failure of an RQ-layout Redis at a
+//! glance, with the actions to steer them, live updates, a JSON API behind every page and
+//! Prometheus `/metrics`.
+//!
+//! Server-rendered HTML (maud escapes every interpolated string) with one small script for
+//! confirmations and live updates; the stylesheet, script and icon are compiled in, so the
+//! dashboard needs no CDN and no internet. [`router`] builds the axum app, [`serve`] runs it.
+//!
+//! Requests pass, outermost first: the security headers (`headers.rs`), the `Host` check for
+//! loopback listeners, then the guard (`auth.rs`: token, session cookie, CSRF). The health
+//! endpoints sit outside the guard so probes need no token.
+
+mod actions;
+mod api;
+mod assets;
+mod auth;
+mod chart;
+mod cookies;
+mod csrf;
+mod error;
+mod format;
+mod headers;
+mod health;
+mod metrics;
+mod pages;
+mod state;
+mod values;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+pub use error::Error;
+pub use state::{AppState, Config};
+
+/// The whole dashboard as an axum router over `state`.
+pub fn router(state: AppState) -> Router {
+    let guarded = Router::new()
+        .route("/", get(pages::overview::page))
+        .route("/queues/{name}", get(pages::queue::page))
+        .route("/jobs/{id}", get(pages::job::page))
+        .route("/workers", get(pages::workers::page))
+        .route("/failed", get(pages::failed::page))
+        .route("/login", get(auth::login_form).post(auth::login_submit))
+        .route("/logout", post(auth::logout))
+        .route("/assets/{name}", get(assets::serve))
+        .route("/jobs/{id}/{verb}", post(actions::job_form))
+        .route("/failed/{verb}", post(actions::failed_form))
+        .route("/queues/{name}/{verb}", post(actions::queue_form))
+        .route("/suspend", post(actions::suspend_form))
+        .route("/resume", post(actions::resume_form))
+        .route("/metrics", get(metrics::serve))
+        .nest("/api", api::router())
+        .fallback(fallback)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            headers::check_host,
+        ));
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/healthz/ready", get(health::ready))
+        .merge(guarded)
+        .layer(middleware::from_fn(headers::secure))
+        .with_state(state)
+}
+
+/// Answers paths no route knows, as a page (or JSON under `/api`).
+async fn fallback(request: axum::extract::Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = request.uri().path().to_owned();
+    let error = Error::NotFound(format!("nothing at {path}"));
+    if auth::is_machine_path(&path) {
+        error::ApiError(error).into_response()
+    } else {
+        error.into_response()
+    }
+}
+
+/// Serves the dashboard on `listener` until `shutdown` completes, sampling queue depths in the
+/// background for the overview's chart.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let (stop_sampler, sampler_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sampler = tokio::spawn(state.clone().run_sampler(async {
+        let _ = sampler_stopped.await;
+    }));
+    let app = router(state);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(Error::Serve);
+    let _ = stop_sampler.send(());
+    let _ = sampler.await;
+    served
+}

@@ -1,0 +1,188 @@
+//! What every request shares: the Redis handle, the configuration, the signing keys of
+//! sessions, and the queue-depth history this process samples for the overview's chart.
+//!
+//! Redis keeps per-minute counts of ended jobs (the throughput chart), but nothing records how
+//! deep the queues were a minute ago, so the dashboard samples the counts itself every few
+//! seconds into a ring buffer of the last hour. The buffer sits behind a std mutex: it is held
+//! for a push or a copy, never across an await.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use capq_redis::Redis;
+use serde::Serialize;
+
+use crate::auth::Keys;
+use crate::error::{Error, Result};
+use crate::format;
+
+/// How the dashboard behaves.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// When set, every page, API and `/metrics` needs this token (login cookie or
+    /// `Authorization: Bearer`).
+    pub token: Option<String>,
+    /// Answer only requests whose `Host` is a loopback name or address. Set when the
+    /// dashboard listens on loopback, so a web page cannot reach it through a DNS name that
+    /// points at 127.0.0.1 (DNS rebinding).
+    pub loopback_only: bool,
+    /// How often queue depths are sampled for the depth chart.
+    pub sample_every: Duration,
+    /// How long the depth chart reaches back.
+    pub history: Duration,
+    /// Jobs per page in lists.
+    pub page_size: usize,
+    /// How long a page waits for Redis before answering 503.
+    pub redis_timeout: Duration,
+    /// Batches shown on the overview.
+    pub batches_shown: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            token: None,
+            loopback_only: true,
+            sample_every: Duration::from_secs(5),
+            history: Duration::from_secs(3600),
+            page_size: 50,
+            redis_timeout: Duration::from_secs(5),
+            batches_shown: 10,
+        }
+    }
+}
+
+/// One sample of the queues, taken by the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sample {
+    /// Seconds since the epoch.
+    pub at: f64,
+    /// Jobs waiting in queues, and running, summed over the queues.
+    pub queued: u64,
+    pub started: u64,
+    /// The fleet's totals of ended jobs at that time (for the current rate).
+    pub finished_total: u64,
+    pub failed_total: u64,
+}
+
+/// The shared state; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    redis: Redis,
+    config: Config,
+    keys: Keys,
+    history: Mutex<VecDeque<Sample>>,
+}
+
+impl AppState {
+    /// State for a dashboard on `redis`. Fails only when no random key can be made.
+    pub fn new(redis: Redis, config: Config) -> Result<AppState> {
+        let keys = Keys::new(config.token.as_deref())?;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                redis,
+                config,
+                keys,
+                history: Mutex::new(VecDeque::new()),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    /// The Redis handle, for reads wrapped in [`AppState::read`].
+    pub(crate) fn redis(&self) -> &Redis {
+        &self.inner.redis
+    }
+
+    /// Runs one Redis operation under the configured time limit, naming the server if it
+    /// fails or stays silent.
+    pub(crate) async fn read<T>(
+        &self,
+        operation: impl Future<Output = capq_redis::Result<T>>,
+    ) -> Result<T> {
+        let limit = self.inner.config.redis_timeout;
+        match tokio::time::timeout(limit, operation).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(source)) => Err(Error::Redis {
+                url: self.inner.redis.url().to_owned(),
+                source,
+            }),
+            Err(_) => Err(Error::Timeout {
+                url: self.inner.redis.url().to_owned(),
+                seconds: limit.as_secs().max(1),
+            }),
+        }
+    }
+
+    /// Samples the queues once and keeps the sample.
+    pub async fn sample(&self) -> Result<Sample> {
+        let redis = self.redis();
+        let (counts, stats) = self
+            .read(async { tokio::try_join!(redis.queue_counts(), redis.fleet_stats()) })
+            .await?;
+        let sample = Sample {
+            at: format::seconds_since_epoch(SystemTime::now()),
+            queued: counts.iter().map(|q| q.queued).sum(),
+            started: counts.iter().map(|q| q.started).sum(),
+            finished_total: stats.finished,
+            failed_total: stats.failed,
+        };
+        let keep = (self.inner.config.history.as_secs_f64()
+            / self.inner.config.sample_every.as_secs_f64().max(0.001))
+        .ceil() as usize
+            + 1;
+        let mut history = self
+            .inner
+            .history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        history.push_back(sample);
+        while history.len() > keep {
+            history.pop_front();
+        }
+        Ok(sample)
+    }
+
+    /// The samples taken so far, oldest first.
+    pub fn history(&self) -> Vec<Sample> {
+        self.inner
+            .history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    /// Samples every `sample_every` until `shutdown` completes. A failed sample is logged and
+    /// skipped: the chart shows a gap rather than stopping.
+    pub async fn run_sampler(self, shutdown: impl Future<Output = ()>) {
+        let mut ticks = tokio::time::interval(self.inner.config.sample_every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = ticks.tick() => {
+                    if let Err(error) = self.sample().await {
+                        tracing::debug!(%error, "cannot sample the queues");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! The dashboard in a real browser: Debian's chromium, headless, driven through chromedriver by
+//! fantoccini, against a real `capq dashboard` process, a busy worker and a failed job whose
+//! argument is markup.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use capq_pickle::Value;
+use capq_test_support::RedisServer;
+use capq_test_support::net::free_port;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use super::{App, SCRIPT, drain};
+use crate::queue::{eventually, spawn_capq, spawn_worker};
+
+/// chromedriver, killed when the test ends.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A GET over a plain socket: the status code, or `None` while nothing listens.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    reply.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn wait_for_text(client: &Client, css: &str, wanted: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let text = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(wanted) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never showed {wanted:?}; last seen: {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn overview_failure_and_requeue_in_chromium() {
+    let redis = RedisServer::start();
+    let app = App::new(&redis, None);
+    let failed = app.enqueue("default", "capq.fail", vec![Value::Str(SCRIPT.to_owned())]);
+    drain(&redis, "default");
+    assert_eq!(app.status(&failed), "failed");
+    let sleeper = app.enqueue("slow", "capq.sleep", vec![Value::Int(120)]);
+    let _worker = spawn_worker(&redis, None, &["--queues", "slow"]);
+    eventually("the worker to be busy", Duration::from_secs(20), || {
+        app.status(&sleeper) == "started"
+    });
+
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let dashboard = spawn_capq(&["dashboard", "--url", &redis.url(), "--bind", &bind], &[]);
+    eventually("the dashboard to answer", Duration::from_secs(20), || {
+        http_status(port, "/healthz") == Some(200)
+    });
+
+    let driver_port = free_port();
+    let driver = Driver(
+        Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts (scripts/setup-test-env installs it)"),
+    );
+    eventually("chromedriver to listen", Duration::from_secs(20), || {
+        TcpStream::connect(("127.0.0.1", driver_port)).is_ok()
+    });
+    let profile = tempfile::tempdir().expect("temp dir");
+    let screenshot =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-overview.png");
+    let _ = std::fs::remove_file(&screenshot);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--window-size=1280,1100",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let client = ClientBuilder::rustls()
+            .expect("TLS roots")
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{driver_port}"))
+            .await
+            .expect("a chromium session");
+        let base = format!("http://127.0.0.1:{port}");
+
+        // The overview while the worker is busy.
+        client.goto(&format!("{base}/")).await.expect("overview");
+        wait_for_text(&client, ".tiles", "1 busy", Duration::from_secs(10)).await;
+        let queues = wait_for_text(&client, "#queues", "slow", Duration::from_secs(5)).await;
+        assert!(queues.contains("default"), "{queues}");
+
+        // Live updates: a job enqueued now shows up without a reload.
+        let before = client
+            .find(Locator::Css("#queues"))
+            .await
+            .expect("queues")
+            .text()
+            .await
+            .expect("text");
+        assert!(!before.contains("idle-queue"), "{before}");
+        // (From another thread: the helper blocks on a runtime of its own.)
+        std::thread::scope(|scope| {
+            scope.spawn(|| app.enqueue("idle-queue", "capq.noop", vec![]));
+        });
+        wait_for_text(&client, "#queues", "idle-queue", Duration::from_secs(10)).await;
+        let png = client.screenshot().await.expect("screenshot");
+        std::fs::write(&screenshot, &png).expect("write the screenshot");
+
+        // The failure, its argument shown as text and never run.
+        client.goto(&format!("{base}/failed")).await.expect("failed page");
+        let table = wait_for_text(&client, "table.jobs", SCRIPT, Duration::from_secs(5)).await;
+        assert!(table.contains("capq.fail"), "{table}");
+        assert!(client.get_alert_text().await.is_err(), "an alert opened");
+        let scripts = client
+            .execute("return document.querySelectorAll('script').length;", vec![])
+            .await
+            .expect("count scripts");
+        assert_eq!(scripts, serde_json::json!(1), "only the dashboard's own script");
+
+        // Requeue it: the browser asks, we confirm, the page comes back saying so.
+        let button = client
+            .find(Locator::Css(&format!("form[action=\"/jobs/{failed}/requeue\"] button")))
+            .await
+            .expect("the requeue button");
+        button.click().await.expect("click");
+        let question = client.get_alert_text().await.expect("a confirmation");
+        assert!(question.starts_with("Requeue job"), "{question}");
+        client.accept_alert().await.expect("confirm");
+        wait_for_text(&client, ".flash", "Requeued job", Duration::from_secs(10)).await;
+        client.goto(&format!("{base}/jobs/{failed}")).await.expect("job page");
+        wait_for_text(&client, "h1 .badge", "queued", Duration::from_secs(5)).await;
+        client.close().await.expect("close the session");
+    });
+    drop(driver);
+    assert_eq!(app.status(&failed), "queued");
+    let png = std::fs::read(&screenshot).expect("the screenshot was written");
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    assert!(
+        png.len() > 10_000,
+        "a {}-byte screenshot is blank",
+        png.len()
+    );
+    drop(dashboard);
+}
