@@ -345,3 +345,43 @@ fn fifty_days_through_the_one_machine_cluster_equal_capq_run() {
         cluster.log()
     );
 }
+
+#[test]
+fn a_component_that_does_not_come_up_is_named_and_the_rest_stopped() {
+    // Something else holds the Redis port: redis-server cannot start.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let redis_port = taken.local_addr().unwrap().port();
+    let s3_port = free_port();
+    let metrics_base = free_port_run(1);
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<String> = [
+        "--workers",
+        "1",
+        "--no-dashboard",
+        "--redis-port",
+        &redis_port.to_string(),
+        "--s3-port",
+        &s3_port.to_string(),
+        "--metrics-base",
+        &metrics_base.to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let mut cluster = Cluster::start(&args, dir.path().join("local-cluster.log"));
+    let status = cluster.exited_within(Duration::from_secs(120));
+    let log = cluster.log();
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{log}");
+    assert!(
+        log.contains("local-cluster: redis exited before it was ready"),
+        "{log}"
+    );
+    assert!(log.contains("local-cluster: stopped"), "{log}");
+    assert!(!listening(s3_port), "S3 left running:\n{log}");
+    assert!(
+        cluster
+            .lines
+            .try_iter()
+            .all(|line| line != "local-cluster: ready"),
+        "{log}"
+    );
+}
