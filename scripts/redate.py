@@ -13,6 +13,7 @@ import argparse
 import datetime
 import gzip
 import os
+import re
 import shutil
 import sys
 
@@ -53,10 +54,11 @@ def main():
     for i in range(args.days):
         new_day = start + datetime.timedelta(days=i)
         old_day, text = texts[i % len(texts)]
-        body = text.replace(f'{old_day}T', f'{new_day.isoformat()}T')
-        # Trips past midnight carry the next day's date; move those too.
+        # Trips past midnight carry the next day's date; move those too. One pass, so a new date
+        # that equals an old one is never rewritten twice.
         old_next = (datetime.date.fromisoformat(old_day) + datetime.timedelta(days=1)).isoformat()
-        body = body.replace(f'{old_next}T', f'{(new_day + datetime.timedelta(days=1)).isoformat()}T')
+        new_dates = {old_day: new_day.isoformat(), old_next: (new_day + datetime.timedelta(days=1)).isoformat()}
+        body = re.sub(f'({re.escape(old_day)}|{re.escape(old_next)})T', lambda m: new_dates[m.group(1)] + 'T', text)
         with gzip.open(os.path.join(args.out, 'vehicle_positions', f'{new_day.isoformat()}.csv.gz'), 'wt',
                        encoding='utf-8', newline='', compresslevel=1) as f:
             f.write(body)

@@ -2,7 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cluster;
 mod dashboard;
+mod deploy;
 mod process;
 mod queue;
 mod reliability;
@@ -22,6 +24,13 @@ pub fn capq_in(dir: &Path, args: &[&str]) -> Output {
         .env_remove("CAPQ_DATA")
         .output()
         .expect("capq runs")
+}
+
+/// The binary the one-machine-cluster test runs: `CAPQ_BIN` when set (scripts/test points it at
+/// the release binary scripts/build-release made, the image's build), else this build's.
+pub fn capq_bin() -> PathBuf {
+    std::env::var_os("CAPQ_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_capq")), PathBuf::from)
 }
 
 pub fn testdata() -> PathBuf {

@@ -1,35 +1,13 @@
 //! The worker's own endpoints: `/healthz` (alive), `/healthz/ready` (Redis answers) and
 //! `/metrics` (Prometheus), on `--metrics-bind`.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use capq_test_support::RedisServer;
 use capq_test_support::net::free_port;
 
-use super::{eventually, spawn_worker};
+use super::{eventually, http_get as get, spawn_worker};
 use crate::reliability::enqueue_python;
-
-/// `GET path` → (status code, body); `None` if nothing listens.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n").as_bytes())
-        .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    Some((
-        status,
-        response
-            .split("\r\n\r\n")
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned(),
-    ))
-}
 
 #[test]
 fn health_and_metrics_endpoints() {
