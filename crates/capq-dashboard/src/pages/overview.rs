@@ -450,8 +450,13 @@ mod tests {
         };
         assert_eq!(sampled_rate(&[sample(0.0, 0)]), None);
         assert_eq!(
+            sampled_rate(&[sample(0.0, 0), sample(5.0, 50), sample(15.0, 100)]),
+            Some(5.0),
+            "against the newest sample at least 10 s older"
+        );
+        assert_eq!(
             sampled_rate(&[sample(0.0, 0), sample(10.0, 50), sample(15.0, 100)]),
-            Some(10.0)
+            Some(100.0 / 15.0)
         );
     }
 
