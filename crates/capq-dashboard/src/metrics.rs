@@ -15,7 +15,6 @@ use std::fmt::Write;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use capq_redis::Registry;
 use capq_redis::dashboard::DURATION_BUCKETS;
 
 use crate::error::ApiError;
@@ -55,15 +54,7 @@ pub async fn serve(State(state): State<AppState>) -> Result<Response, ApiError> 
         "gauge",
         "Jobs per queue and state.",
     );
-    let states = [
-        Registry::Queued,
-        Registry::Started,
-        Registry::Finished,
-        Registry::Failed,
-        Registry::Scheduled,
-        Registry::Deferred,
-        Registry::Canceled,
-    ];
+    let states = crate::pages::queue::TABS;
     for queue in &queues {
         for registry in states {
             let _ = writeln!(

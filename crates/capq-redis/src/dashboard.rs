@@ -10,18 +10,14 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use capq_core::payload::decompress;
 use capq_core::time::epoch_seconds;
 use redis::AsyncCommands;
 
 pub use crate::broker::DURATION_BUCKETS;
-use crate::broker::{hash_pairs, text};
 use crate::client::Redis;
 use crate::error::{Error, Result};
 use crate::keys;
-use crate::queries::{JobInfo, Registry, ResultEntry};
+use crate::queries::{JobInfo, Registry, ResultEntry, result_entry};
 use crate::scripts::invoke;
 
 /// A batch enqueued by `capq enqueue`, with its progress counters.
@@ -433,39 +429,4 @@ fn job_id_of(registry: Registry, member: String) -> String {
         return id.to_owned();
     }
     member
-}
-
-/// One `[id, [field, value, …]]` entry of a result stream.
-fn result_entry(entry: redis::Value) -> Option<ResultEntry> {
-    let redis::Value::Array(entry) = entry else {
-        return None;
-    };
-    let mut entry = entry.into_iter();
-    let id = text(entry.next()?);
-    let fields = hash_pairs(entry.next()?);
-    let get = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let decode64 = |v: Vec<u8>| BASE64.decode(v).ok();
-    Some(ResultEntry {
-        kind: get("type")
-            .and_then(|t| String::from_utf8_lossy(&t).parse().ok())
-            .unwrap_or(0),
-        created_ms: id
-            .split('-')
-            .next()
-            .and_then(|ms| ms.parse().ok())
-            .unwrap_or(0),
-        worker_name: get("worker_name")
-            .map(|w| String::from_utf8_lossy(&w).into_owned())
-            .unwrap_or_default(),
-        return_value: get("return_value").and_then(decode64),
-        error: get("exc_string").and_then(decode64).map(|z| {
-            let raw = decompress(&z).ok().flatten().unwrap_or(z);
-            String::from_utf8_lossy(&raw).into_owned()
-        }),
-    })
 }

@@ -335,7 +335,12 @@ fn latest_entry(stream: redis::Value) -> Option<ResultEntry> {
     let redis::Value::Array(entries) = stream else {
         return None;
     };
-    let redis::Value::Array(entry) = entries.into_iter().next()? else {
+    result_entry(entries.into_iter().next()?)
+}
+
+/// One `[id, [field, value, …]]` entry of a result stream.
+pub(crate) fn result_entry(entry: redis::Value) -> Option<ResultEntry> {
+    let redis::Value::Array(entry) = entry else {
         return None;
     };
     let mut entry = entry.into_iter();

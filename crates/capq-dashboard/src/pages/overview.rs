@@ -341,15 +341,7 @@ fn render(ctx: &PageCtx, o: &Overview) -> Markup {
 }
 
 fn queues_table(ctx: &PageCtx, o: &Overview) -> Markup {
-    let states = [
-        Registry::Queued,
-        Registry::Started,
-        Registry::Finished,
-        Registry::Failed,
-        Registry::Scheduled,
-        Registry::Deferred,
-        Registry::Canceled,
-    ];
+    let states = crate::pages::queue::TABS;
     html! {
         @if o.queues.is_empty() {
             p.muted { "No queue yet: enqueue a job and it appears here." }

@@ -35,8 +35,9 @@ pub struct QueuePage {
     pub suspended: bool,
 }
 
-/// The tabs, in the order a job moves through them.
-const TABS: [Registry; 7] = [
+/// The states, in the order a job moves through them: the tabs here, the columns of the
+/// overview, the `state` label of `/metrics`.
+pub const TABS: [Registry; 7] = [
     Registry::Queued,
     Registry::Started,
     Registry::Finished,
