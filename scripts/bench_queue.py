@@ -11,7 +11,8 @@ Queue.enqueue one by one), exactly as bench_rq.py enqueues its own, and run by o
   enqueue     N jobs through `capq bench enqueue` (capq's own Rust enqueue) and through rq's
               enqueue_many; jobs/s and Redis bytes per queued job.
   latency     one idle (non-burst) capq worker; M jobs enqueued one by one at a fixed rate;
-              enqueued_at -> ended_at p50/p99 (from the job hashes, microseconds).
+              enqueued_at -> ended_at p50/p99 (from the job hashes), repeated
+              --latency-repeat times (p99 of 1000 jobs is their 10th-slowest).
 
 WARNING: every measurement starts with FLUSHDB on --redis-url.
 
@@ -182,14 +183,15 @@ def main():
     parser.add_argument('--redis-url', required=True)
     parser.add_argument('--capq', default='target/release/capq')
     parser.add_argument('--jobs', '-n', type=int, default=2000)
-    parser.add_argument('--latency-jobs', type=int, default=200)
+    parser.add_argument('--latency-jobs', type=int, default=1000)
     parser.add_argument('--rate', type=float, default=20.0)
     parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--latency-repeat', type=int, default=3)
     args = parser.parse_args()
     scenarios = ['throughput', 'enqueue', 'latency'] if args.what == 'all' else [args.what]
     result = {}
     for name in scenarios:
-        result[name] = repeated(globals()[name], args, args.repeat if name != 'latency' else 1)
+        result[name] = repeated(globals()[name], args, args.repeat if name != 'latency' else args.latency_repeat)
         for key, s in result[name].items():
             print(f'{name:<10} {key:<28} median {s["median"]:>12.3f}   range {s["min"]:.3f}..{s["max"]:.3f}', flush=True)
     json.dump(result, sys.stderr)

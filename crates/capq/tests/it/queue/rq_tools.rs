@@ -97,11 +97,20 @@ fn rq_info_and_rq_dashboard_read_capq_state() {
             .text()
     };
     // The earlier jobs' results are recorded a moment after the next job starts; wait for both.
+    // The sleep job runs 8 s, so the state holds long enough to be seen; if the sleep job ends
+    // first, the worker held back the earlier results, which is a bug worth naming.
     eventually(
         "the sleep job to start after the others",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || {
-            status(&sleep_id).as_deref() == Some("started")
+            let sleep = status(&sleep_id);
+            assert_ne!(
+                sleep.as_deref(),
+                Some("finished"),
+                "the sleep job ended before the day jobs were recorded as finished: {:?}",
+                capq_ids.iter().map(|id| status(id)).collect::<Vec<_>>()
+            );
+            sleep.as_deref() == Some("started")
                 && capq_ids
                     .iter()
                     .all(|id| status(id).as_deref() == Some("finished"))
