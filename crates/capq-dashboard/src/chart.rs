@@ -32,10 +32,11 @@ pub struct DepthPoint {
     pub started: u64,
 }
 
-/// The smallest 1, 2 or 5 × 10ⁿ at or above `max` (at least 1), for the y axis.
+/// The smallest 1, 2 or 5 × 10ⁿ at or above `max` (at least 2, so the axis's three labels are
+/// distinct), for the y axis.
 fn nice_ceiling(max: f64) -> f64 {
-    if max <= 1.0 {
-        return 1.0;
+    if max <= 2.0 {
+        return 2.0;
     }
     let magnitude = 10f64.powf(max.log10().floor());
     [1.0, 2.0, 5.0, 10.0]
@@ -55,7 +56,14 @@ fn plot_height() -> f64 {
 
 /// The frame shared by both charts: y gridlines at 0, half and the top, labelled.
 fn frame(top: f64) -> Markup {
-    let label = |v: f64| format::count(v.round() as u64);
+    // Whole numbers as counts; the one half-way value that is not (2.5 of a top of 5) as is.
+    let label = |v: f64| {
+        if v.fract() == 0.0 {
+            format::count(v as u64)
+        } else {
+            format!("{v:.1}")
+        }
+    };
     let y = |fraction: f64| TOP + plot_height() * (1.0 - fraction);
     html! {
         @for fraction in [0.0, 0.5, 1.0] {
@@ -167,11 +175,36 @@ mod tests {
 
     #[test]
     fn axis_tops_are_round() {
-        assert_eq!(nice_ceiling(0.0), 1.0);
+        assert_eq!(nice_ceiling(0.0), 2.0);
+        assert_eq!(nice_ceiling(1.0), 2.0);
         assert_eq!(nice_ceiling(3.0), 5.0);
         assert_eq!(nice_ceiling(17.0), 20.0);
         assert_eq!(nice_ceiling(540.0), 1000.0);
         assert_eq!(nice_ceiling(200.0), 200.0);
+    }
+
+    /// The y labels of a chart, bottom to top (the frame comes first; an x label follows).
+    fn axis_labels(svg: &str) -> Vec<&str> {
+        svg.split("text-anchor=\"end\">")
+            .skip(1)
+            .take(3)
+            .filter_map(|rest| rest.split('<').next())
+            .collect()
+    }
+
+    #[test]
+    fn axis_labels_are_distinct_for_small_counts() {
+        let one = |finished| {
+            throughput(&[MinuteBar {
+                minute: 1,
+                finished,
+                failed: 0,
+            }])
+            .into_string()
+        };
+        assert_eq!(axis_labels(&one(1)), ["0", "1", "2"]);
+        assert_eq!(axis_labels(&one(4)), ["0", "2.5", "5"]);
+        assert_eq!(axis_labels(&one(1500)), ["0", "1,000", "2,000"]);
     }
 
     #[test]
