@@ -1,17 +1,19 @@
 //! What every request shares: the Redis handle, the configuration, the signing keys of
-//! sessions, and the queue-depth history this process samples for the overview's chart.
+//! sessions, and the queue-depth history behind the overview's chart.
 //!
 //! Redis keeps per-minute counts of ended jobs (the throughput chart), but nothing records how
 //! deep the queues were a minute ago, so the dashboard samples the counts itself every few
-//! seconds into a ring buffer of the last hour. The buffer sits behind a std mutex: it is held
-//! for a push or a copy, never across an await.
+//! seconds. Each sample goes into Redis (`capq:depth`, one per time slot however many
+//! dashboards sample) and into a ring buffer of the last hour that pages read. A dashboard that
+//! starts fills its buffer from Redis, so a restart or a second replica draws the same history.
+//! The buffer sits behind a std mutex: it is held for a push or a copy, never across an await.
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use capq_redis::Redis;
+use capq_redis::{DepthSample, Redis};
 use serde::Serialize;
 
 use crate::auth::Keys;
@@ -54,7 +56,7 @@ impl Default for Config {
     }
 }
 
-/// One sample of the queues, taken by the dashboard.
+/// One sample of the queues, taken by a dashboard.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Sample {
     /// Seconds since the epoch.
@@ -65,6 +67,31 @@ pub struct Sample {
     /// The fleet's totals of ended jobs at that time (for the current rate).
     pub finished_total: u64,
     pub failed_total: u64,
+}
+
+impl Sample {
+    /// The sample as stored in Redis.
+    fn shared(&self) -> DepthSample {
+        DepthSample {
+            at_ms: (self.at * 1000.0) as u64,
+            queued: self.queued,
+            started: self.started,
+            finished_total: self.finished_total,
+            failed_total: self.failed_total,
+        }
+    }
+}
+
+impl From<&DepthSample> for Sample {
+    fn from(s: &DepthSample) -> Sample {
+        Sample {
+            at: s.at_ms as f64 / 1000.0,
+            queued: s.queued,
+            started: s.started,
+            finished_total: s.finished_total,
+            failed_total: s.failed_total,
+        }
+    }
 }
 
 /// The shared state; cheap to clone.
@@ -141,20 +168,62 @@ impl AppState {
             finished_total: stats.finished,
             failed_total: stats.failed,
         };
-        let keep = (self.inner.config.history.as_secs_f64()
-            / self.inner.config.sample_every.as_secs_f64().max(0.001))
-        .ceil() as usize
+        let config = &self.inner.config;
+        let shared = sample.shared();
+        if let Err(error) = self
+            .read(redis.record_depth(&shared, config.sample_every, config.history))
+            .await
+        {
+            tracing::debug!(%error, "cannot share the queue-depth sample");
+        }
+        self.keep(std::iter::once(sample));
+        Ok(sample)
+    }
+
+    /// Fills the history with the samples in Redis (taken by this dashboard before a restart,
+    /// or by others), older than any taken here. Returns how many there were.
+    pub async fn restore(&self) -> Result<usize> {
+        let since = SystemTime::now()
+            .checked_sub(self.inner.config.history)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let since_ms = (format::seconds_since_epoch(since) * 1000.0) as u64;
+        let redis = self.redis();
+        let shared = self.read(redis.depth_history(since_ms)).await?;
+        let first_here = self.history().first().map(|s| s.at);
+        let restored: Vec<Sample> = shared
+            .iter()
+            .map(Sample::from)
+            .filter(|s| first_here.is_none_or(|first| s.at < first))
+            .collect();
+        let count = restored.len();
+        let mut history = self
+            .inner
+            .history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for sample in restored.into_iter().rev() {
+            history.push_front(sample);
+        }
+        drop(history);
+        self.keep(std::iter::empty());
+        Ok(count)
+    }
+
+    /// Appends samples and drops the oldest beyond the history's length.
+    fn keep(&self, samples: impl IntoIterator<Item = Sample>) {
+        let config = &self.inner.config;
+        let keep = (config.history.as_secs_f64() / config.sample_every.as_secs_f64().max(0.001))
+            .ceil() as usize
             + 1;
         let mut history = self
             .inner
             .history
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        history.push_back(sample);
+        history.extend(samples);
         while history.len() > keep {
             history.pop_front();
         }
-        Ok(sample)
     }
 
     /// The samples taken so far, oldest first.
@@ -171,6 +240,11 @@ impl AppState {
     /// Samples every `sample_every` until `shutdown` completes. A failed sample is logged and
     /// skipped: the chart shows a gap rather than stopping.
     pub async fn run_sampler(self, shutdown: impl Future<Output = ()>) {
+        match self.restore().await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "queue-depth history restored from Redis"),
+            Err(error) => tracing::debug!(%error, "cannot restore the queue-depth history"),
+        }
         let mut ticks = tokio::time::interval(self.inner.config.sample_every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);

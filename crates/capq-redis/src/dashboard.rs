@@ -1,14 +1,15 @@
 //! The reads and actions behind the web dashboard and its `/metrics`: batches with their
 //! progress, the per-minute throughput history, the fleet-wide totals and run-time histogram,
 //! pages of jobs with their totals (one queue's registry, or the failures of every queue), a
-//! job's whole result history, and cancelling jobs no worker has taken yet.
+//! job's whole result history, cancelling jobs no worker has taken yet, and the queue-depth
+//! samples the dashboards share.
 //!
 //! Pages cost one round trip for the ids and the total plus one for the jobs, whatever the
 //! registry's size: ranges are taken by rank (`ZRANGE`/`LRANGE` with offsets), never by
 //! reading a whole registry.
 
 use std::collections::HashMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use capq_core::time::epoch_seconds;
 use redis::AsyncCommands;
@@ -58,6 +59,40 @@ pub struct FleetStats {
     pub durations: Vec<u64>,
     /// Total run time of those jobs, in seconds.
     pub duration_sum: f64,
+}
+
+/// One sample of the queues' depth, taken by a dashboard and shared through Redis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DepthSample {
+    /// When it was taken, in milliseconds since the epoch.
+    pub at_ms: u64,
+    /// Jobs waiting in queues, and running, summed over the queues.
+    pub queued: u64,
+    pub started: u64,
+    /// The fleet's totals of ended jobs at that time.
+    pub finished_total: u64,
+    pub failed_total: u64,
+}
+
+impl DepthSample {
+    fn member(&self) -> String {
+        format!(
+            "{}:{}:{}:{}:{}",
+            self.at_ms, self.queued, self.started, self.finished_total, self.failed_total
+        )
+    }
+
+    fn parse(member: &str) -> Option<DepthSample> {
+        let mut numbers = member.split(':').map(|n| n.parse::<u64>().ok());
+        let mut next = || numbers.next().flatten();
+        Some(DepthSample {
+            at_ms: next()?,
+            queued: next()?,
+            started: next()?,
+            finished_total: next()?,
+            failed_total: next()?,
+        })
+    }
 }
 
 /// One row of a page of jobs.
@@ -184,6 +219,43 @@ impl Redis {
                 finished: finished.unwrap_or(0),
                 failed: failed.unwrap_or(0),
             })
+            .collect())
+    }
+
+    /// Records a depth sample in its time slot (`every` wide) unless another dashboard already
+    /// did, and drops samples older than `keep`. Returns whether this sample was recorded.
+    pub async fn record_depth(
+        &self,
+        sample: &DepthSample,
+        every: Duration,
+        keep: Duration,
+    ) -> Result<bool> {
+        let every_ms = (every.as_millis() as u64).max(1);
+        let recorded: i64 = self
+            .scripts
+            .depth
+            .key(keys::DEPTH)
+            .arg(sample.at_ms / every_ms * every_ms)
+            .arg(sample.member())
+            .arg((keep.as_millis() as u64).max(1))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(Error::redis("record a queue-depth sample"))?;
+        Ok(recorded == 1)
+    }
+
+    /// The depth samples of slots from `since_ms` on, oldest first. Entries that do not parse
+    /// (written by something else) are skipped.
+    pub async fn depth_history(&self, since_ms: u64) -> Result<Vec<DepthSample>> {
+        let members: Vec<String> = self
+            .conn
+            .clone()
+            .zrangebyscore(keys::DEPTH, since_ms, "+inf")
+            .await
+            .map_err(Error::redis("read the queue-depth history"))?;
+        Ok(members
+            .iter()
+            .filter_map(|m| DepthSample::parse(m))
             .collect())
     }
 

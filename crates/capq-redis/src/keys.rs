@@ -21,6 +21,8 @@ pub const STATS_TOTALS: &str = "capq:stats:totals";
 /// The run-time histogram: one field per bucket upper bound in seconds (`0.005` … `+Inf`,
 /// counts not cumulative), plus `sum` (seconds).
 pub const STATS_DURATIONS: &str = "capq:stats:durations";
+/// The dashboards' samples of queue depth, a sorted set scored by time slot (`lua/depth.lua`).
+pub const DEPTH: &str = "capq:depth";
 
 /// Key prefixes, for keys named after a job, queue, worker or batch.
 pub mod prefix {

@@ -22,7 +22,9 @@ pub mod queries;
 mod scripts;
 
 pub use client::{Redis, redact};
-pub use dashboard::{BatchInfo, CancelOutcome, FleetStats, JobPage, MinuteCounts, PageEntry};
+pub use dashboard::{
+    BatchInfo, CancelOutcome, DepthSample, FleetStats, JobPage, MinuteCounts, PageEntry,
+};
 pub use enqueue::{Batch, NewJob};
 pub use error::{Error, Result};
 pub use queries::{JobInfo, QueueCounts, Registry, ResultEntry, WorkerInfo};

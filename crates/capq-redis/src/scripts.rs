@@ -19,6 +19,7 @@ pub(crate) struct Scripts {
     pub delete: Script,
     pub empty: Script,
     pub cancel: Script,
+    pub depth: Script,
 }
 
 impl Scripts {
@@ -36,6 +37,7 @@ impl Scripts {
             delete: Script::new(include_str!("lua/delete.lua")),
             empty: Script::new(include_str!("lua/empty.lua")),
             cancel: Script::new(include_str!("lua/cancel.lua")),
+            depth: Script::new(include_str!("lua/depth.lua")),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `/`: the state of everything at a glance. Every queue with its jobs per state; the workers
 //! online; jobs per second over the last minutes; each batch of `capq enqueue` with a progress
 //! bar and an ETA; and two charts, jobs ended per minute (from the workers' per-minute counters
-//! in Redis) and queue depth over time (sampled by this dashboard).
+//! in Redis) and queue depth over time (sampled by the dashboards, kept in Redis).
 
 use std::time::SystemTime;
 
@@ -315,7 +315,7 @@ fn render(ctx: &PageCtx, o: &Overview) -> Markup {
                     div.legend { span { i.ok {} "finished" } span { i.bad {} "failed" } }
                 }
                 div.panel {
-                    h2 { "Queue depth " small { "sampled by this dashboard" } }
+                    h2 { "Queue depth " small { "last hour, sampled by the dashboards" } }
                     (chart::depth(&o.depth.iter().map(|s| DepthPoint {
                         at: s.at, queued: s.queued, started: s.started,
                     }).collect::<Vec<_>>(), o.now))

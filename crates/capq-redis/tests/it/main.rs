@@ -630,3 +630,62 @@ async fn batches_count_their_ended_jobs() {
         Some(1)
     );
 }
+
+#[tokio::test]
+async fn depth_samples_keep_one_per_slot_and_expire() {
+    let server = RedisServer::start();
+    let redis = Redis::connect(&server.url()).await.unwrap();
+    let (every, keep) = (Duration::from_secs(5), Duration::from_secs(60));
+    let sample = |at_ms: u64, queued: u64| capq_redis::DepthSample {
+        at_ms,
+        queued,
+        started: 1,
+        finished_total: 10,
+        failed_total: 2,
+    };
+    let base = 1_800_000_000_000;
+    // Two dashboards sampling in the same 5 s slot record one sample; the next slot adds one.
+    assert!(
+        redis
+            .record_depth(&sample(base + 100, 7), every, keep)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !redis
+            .record_depth(&sample(base + 900, 8), every, keep)
+            .await
+            .unwrap()
+    );
+    assert!(
+        redis
+            .record_depth(&sample(base + 5_200, 9), every, keep)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        redis.depth_history(0).await.unwrap(),
+        [sample(base + 100, 7), sample(base + 5_200, 9)]
+    );
+    // Reading from a time on skips the older slots.
+    assert_eq!(
+        redis.depth_history(base + 5_000).await.unwrap(),
+        [sample(base + 5_200, 9)]
+    );
+    // A sample a minute later drops the ones older than the minute kept; the key expires.
+    assert!(
+        redis
+            .record_depth(&sample(base + 65_000, 3), every, keep)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        redis.depth_history(0).await.unwrap(),
+        [sample(base + 5_200, 9), sample(base + 65_000, 3)]
+    );
+    let ttl = server.command(&["PTTL", "capq:depth"]).int().unwrap();
+    assert!(ttl > 0 && ttl <= 60_000, "{ttl}");
+    // Garbage in the set is skipped, not an error.
+    server.command(&["ZADD", "capq:depth", "1800000070000", "not a sample"]);
+    assert_eq!(redis.depth_history(0).await.unwrap().len(), 2);
+}

@@ -454,3 +454,51 @@ fn metrics_and_probes() {
     assert_eq!(page.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.body.contains("Redis is unavailable"), "{}", page.body);
 }
+
+#[test]
+fn the_depth_history_survives_a_restart_and_is_shared() {
+    let redis = RedisServer::start();
+    let config = || capq_dashboard::Config {
+        sample_every: Duration::from_millis(50),
+        ..capq_dashboard::Config::default()
+    };
+    let first = App::with_config(&redis, config());
+    for queued in 0..3 {
+        first.enqueue("default", "capq.noop", vec![]);
+        let sample = first.block_on(first.state.sample()).expect("sample");
+        assert_eq!(sample.queued, queued + 1);
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    // A restarted (or second) dashboard starts with the samples the first one took.
+    let second = App::with_config(&redis, config());
+    assert!(second.state.history().is_empty());
+    let restored = second.block_on(second.state.restore()).expect("restore");
+    assert_eq!(restored, 3);
+    let queued: Vec<u64> = second.state.history().iter().map(|s| s.queued).collect();
+    assert_eq!(queued, [1, 2, 3]);
+    let overview = second.get("/api/overview").json();
+    assert_eq!(
+        overview["depth"].as_array().map(Vec::len),
+        Some(3),
+        "{overview}"
+    );
+    let page = second.get("/");
+    assert!(
+        page.body.contains("<polyline class=\"queued\""),
+        "{}",
+        page.body
+    );
+    // Samples the two take in one slot are stored once.
+    let slot = capq_dashboard::Config {
+        sample_every: Duration::from_secs(3600),
+        ..capq_dashboard::Config::default()
+    };
+    let (a, b) = (
+        App::with_config(&redis, slot.clone()),
+        App::with_config(&redis, slot),
+    );
+    redis.command(&["DEL", "capq:depth"]);
+    a.block_on(a.state.sample()).expect("sample");
+    b.block_on(b.state.sample()).expect("sample");
+    assert_eq!(redis.command(&["ZCARD", "capq:depth"]).int(), Some(1));
+}

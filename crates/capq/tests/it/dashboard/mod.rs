@@ -25,6 +25,8 @@ pub struct App {
     runtime: tokio::runtime::Runtime,
     router: Router,
     redis: Redis,
+    /// The dashboard's state, for its depth sampler.
+    pub state: capq_dashboard::AppState,
     /// `Bearer <token>` when the dashboard requires one, for [`App::status`].
     bearer: Option<String>,
 }
@@ -98,7 +100,8 @@ impl App {
         let state = capq_dashboard::AppState::new(redis.clone(), config).expect("state");
         App {
             bearer,
-            router: capq_dashboard::router(state),
+            router: capq_dashboard::router(state.clone()),
+            state,
             runtime,
             redis,
         }
@@ -128,6 +131,11 @@ impl App {
                 body: String::from_utf8_lossy(&bytes).into_owned(),
             }
         })
+    }
+
+    /// Runs a future on the dashboard's runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 
     pub fn get(&self, path: &str) -> Reply {
