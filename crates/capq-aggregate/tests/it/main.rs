@@ -1,0 +1,1 @@
+//! Integration tests of the aggregate: exact tables against an independent computation.
