@@ -114,7 +114,7 @@ pub fn section(out: &mut String, context: &Context) {
     tile_row(out, "total", &format::count(rows.total));
     tile_row(
         out,
-        "far (over 0.25 from the stop)",
+        "far from the stop",
         &format!(
             "{} ({})",
             format::count(rows.far),
@@ -123,7 +123,7 @@ pub fn section(out: &mut String, context: &Context) {
     );
     tile_row(
         out,
-        "outlier (over 30 min off)",
+        "outlier",
         &format!(
             "{} ({})",
             format::count(rows.outlier),

@@ -171,6 +171,16 @@ pub fn fit(text: &str, max_width: f64, font: f64) -> String {
     format!("{}…", cut.trim_end())
 }
 
+/// `head` and `tail` in `max_width` pixels, cutting `head` only: a label such as
+/// `803 MetroRapid …· weekday · stop 5918` keeps the part that tells rows apart.
+pub fn fit_parts(head: &str, tail: &str, max_width: f64, font: f64) -> String {
+    let tail_width = text_width(tail, font);
+    if tail_width + text_width("…", font) >= max_width {
+        return fit(&format!("{head}{tail}"), max_width, font);
+    }
+    format!("{}{tail}", fit(head, max_width - tail_width, font))
+}
+
 /// One colour of a sequential scale for a fraction in 0..1, in `classes` steps: viridis,
 /// which reads in order for every kind of colour vision and in greyscale. Low is dark purple.
 pub fn sequential(fraction: f64, classes: usize) -> String {
@@ -235,6 +245,19 @@ pub fn text(out: &mut String, x: f64, y: f64, anchor: &str, attributes: &str, co
         attributes,
         Esc(content)
     );
+}
+
+/// An axis label centred on `x`, moved inside `[left, right]` when it would stick out (the
+/// last month of a year on the right edge, say) rather than being cut off.
+pub fn tick_label(out: &mut String, x: f64, y: f64, (left, right): (f64, f64), content: &str) {
+    let half = text_width(content, FONT) / 2.0;
+    if x + half > right {
+        text(out, right, y, "end", "", content);
+    } else if x - half < left {
+        text(out, left, y, "start", "", content);
+    } else {
+        text(out, x, y, "middle", "", content);
+    }
 }
 
 /// A line from `(x1, y1)` to `(x2, y2)`.
@@ -358,9 +381,38 @@ mod tests {
         assert!(text_width(&cut, 12.0) <= 150.0, "{cut}");
         assert!(cut.len() > 10, "{cut}");
         assert_eq!(fit("801 SOUTH PARK", 150.0, 12.0), "801 SOUTH PARK");
+        let parts = fit_parts(long, " · weekday · stop 5918", 250.0, 12.0);
+        assert!(parts.ends_with("… · weekday · stop 5918"), "{parts}");
+        assert!(parts.starts_with("803 MetroRapid"), "{parts}");
+        assert!(text_width(&parts, 12.0) <= 250.0, "{parts}");
+        assert_eq!(fit_parts("801", " · sunday", 250.0, 12.0), "801 · sunday");
+        // A tail too long for the room is cut like any text.
+        assert!(fit_parts("801", " · sunday · stop 1", 40.0, 12.0).ends_with('…'));
         assert_eq!(fit("", 10.0, 12.0), "");
         assert!(text_width("WWW", 12.0) > text_width("iii", 12.0));
         assert_eq!(text_width("ab", 10.0), 11.6);
+    }
+
+    #[test]
+    fn axis_labels_stay_inside_the_chart() {
+        let mut out = String::new();
+        tick_label(&mut out, 955.0, 10.0, (0.0, 960.0), "Jan 2018");
+        assert!(
+            out.starts_with("<text x=\"960\" y=\"10\" text-anchor=\"end\">"),
+            "{out}"
+        );
+        let mut out = String::new();
+        tick_label(&mut out, 3.0, 10.0, (0.0, 960.0), "Jan 2017");
+        assert!(
+            out.starts_with("<text x=\"0\" y=\"10\" text-anchor=\"start\">"),
+            "{out}"
+        );
+        let mut out = String::new();
+        tick_label(&mut out, 480.0, 10.0, (0.0, 960.0), "Jul");
+        assert!(
+            out.starts_with("<text x=\"480\" y=\"10\" text-anchor=\"middle\">"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -211,7 +211,7 @@ fn chart(out: &mut String, marks: &[Mark]) {
             (at, HEIGHT - BOTTOM + 4.0),
             &format!("stroke=\"{INK}\""),
         );
-        svg::text(out, at, HEIGHT - BOTTOM + 17.0, "middle", "", &label);
+        svg::tick_label(out, at, HEIGHT - BOTTOM + 17.0, (2.0, WIDTH - 2.0), &label);
     }
     svg::text(
         out,
@@ -323,8 +323,15 @@ fn chart(out: &mut String, marks: &[Mark]) {
             );
         }
     }
+    // Dots as wide as a day allows, and full size for a day with no neighbour to join.
     let radius = (day_width * 0.35).clamp(1.5, 3.5);
+    let lone: Vec<Date> = runs
+        .iter()
+        .filter(|run| run.len() == 1)
+        .map(|run| run[0].day)
+        .collect();
     for day in &ok {
+        let radius = if lone.contains(&day.day) { 3.5 } else { radius };
         w!(
             out,
             "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"{LINE}\"><title>{}</title></circle>",

@@ -70,20 +70,55 @@ pub fn section(out: &mut String, context: &Context) {
     close_section(out);
 }
 
-fn chart(out: &mut String, context: &Context, bins: &[&Bin]) {
+/// The span of deviation the chart draws, in whole minutes: from the bin of the 0.5th to the
+/// bin of the 99.5th percentile of rows, widened to show the whole window with a minute to
+/// spare. Drawing the full ±30 minutes would squeeze the bulk of arrivals into a sliver; the
+/// rows beyond are counted on the chart and listed in the table. `bins` are ascending.
+pub fn shown_span(bins: &[&Bin], (early, late): (Option<i64>, i64)) -> (i64, i64) {
+    let total: u64 = bins.iter().map(|b| b.count).sum();
+    let mut seen = 0;
+    let (mut first, mut last) = (None, None);
+    for bin in bins {
+        seen += bin.count;
+        // seen / total ≥ 0.5 %, in integers.
+        if first.is_none() && seen * 200 >= total {
+            first = Some(bin.bin);
+        }
+        if last.is_none() && seen * 200 >= total * 199 {
+            last = Some(bin.bin);
+        }
+    }
+    let first = first.unwrap_or(0);
+    let last = last.unwrap_or(0) + BIN;
+    let lo = early.map_or(first, |e| first.min(e - 60));
+    let hi = last.max(late + 60);
+    (lo.div_euclid(60) * 60, (hi + 59).div_euclid(60) * 60)
+}
+
+fn chart(out: &mut String, context: &Context, all_bins: &[&Bin]) {
     let (early, late) = context.window;
-    let first = bins.iter().map(|b| b.bin).min().unwrap_or(0);
-    let last = bins.iter().map(|b| b.bin).max().unwrap_or(0) + BIN;
-    let lo = early.map_or(first, |e| first.min(e - BIN));
-    let hi = last.max(late + BIN);
-    // Whole minutes at both ends.
-    let lo = (lo.div_euclid(60) * 60) as f64;
-    let hi = ((hi + 59).div_euclid(60) * 60) as f64;
+    let (lo, hi) = shown_span(all_bins, context.window);
+    let below: u64 = all_bins
+        .iter()
+        .filter(|b| b.bin < lo)
+        .map(|b| b.count)
+        .sum();
+    let above: u64 = all_bins
+        .iter()
+        .filter(|b| b.bin >= hi)
+        .map(|b| b.count)
+        .sum();
+    let bins: Vec<&Bin> = all_bins
+        .iter()
+        .copied()
+        .filter(|b| b.bin >= lo && b.bin < hi)
+        .collect();
+    let (lo, hi) = (lo as f64, hi as f64);
     let x = Scale::new((lo, hi), (LEFT, WIDTH - RIGHT));
     let max = bins.iter().map(|b| b.count).max().unwrap_or(0) as f64;
     let top = svg::nice_ceiling(max);
     let y = Scale::new((0.0, top), (HEIGHT - BOTTOM, TOP));
-    let total: u64 = bins.iter().map(|b| b.count).sum();
+    let total: u64 = all_bins.iter().map(|b| b.count).sum();
     svg::open(
         out,
         &svg_id(KEY),
@@ -180,14 +215,14 @@ fn chart(out: &mut String, context: &Context, bins: &[&Bin]) {
         HEIGHT - 12.0,
         "middle",
         "",
-        "deviation from schedule (minutes; negative = early, positive = late)",
+        "deviation from schedule (minutes; + = late)",
     );
     w!(
         out,
         "<text transform=\"translate(16 {}) rotate(-90)\" text-anchor=\"middle\">used rows per 30-second bin</text>",
         Px((TOP + HEIGHT - BOTTOM) / 2.0)
     );
-    for bin in bins {
+    for bin in &bins {
         let from = x.map(bin.bin as f64);
         let to = x.map((bin.bin + BIN) as f64);
         let width = if to - from > 3.0 {
@@ -247,6 +282,27 @@ fn chart(out: &mut String, context: &Context, bins: &[&Bin]) {
         Px(TOP + 14.0),
         format::count(total)
     );
+    // The tails left out of the drawing, at the ends of the axis.
+    if below > 0 {
+        svg::text(
+            out,
+            LEFT,
+            HEIGHT - 12.0,
+            "start",
+            &format!("fill=\"{MUTED}\""),
+            &format!("← {} rows earlier", format::count(below)),
+        );
+    }
+    if above > 0 {
+        svg::text(
+            out,
+            WIDTH - RIGHT,
+            HEIGHT - 12.0,
+            "end",
+            &format!("fill=\"{MUTED}\""),
+            &format!("{} rows later →", format::count(above)),
+        );
+    }
     out.push_str("</svg>");
 }
 
@@ -284,6 +340,30 @@ fn numbers(out: &mut String, bins: &[&Bin]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bin(bin: i64, count: u64) -> Bin {
+        Bin {
+            scope: "all".to_owned(),
+            bin,
+            count,
+        }
+    }
+
+    #[test]
+    fn the_drawn_span_covers_the_bulk_and_the_window() {
+        // 1,000 rows: 4 far early (0.4 %), the rest near zero, 6 far late (0.6 %).
+        let bins = [bin(-1800, 4), bin(-30, 490), bin(0, 500), bin(1770, 6)];
+        let refs: Vec<&Bin> = bins.iter().collect();
+        // The first bin holds 0.4 % (< 0.5 %), so the span starts at −30 s, widened to the
+        // window's −60 s minus a minute; 99.5 % is reached only in the last bin.
+        assert_eq!(shown_span(&refs, (Some(-60), 300)), (-120, 1800));
+        let bins = [bin(-1800, 5), bin(-30, 490), bin(0, 500), bin(1770, 5)];
+        let refs: Vec<&Bin> = bins.iter().collect();
+        // 0.5 % exactly in each tail: the first bin counts, and 99.5 % is reached at bin 0.
+        assert_eq!(shown_span(&refs, (Some(-60), 300)), (-1800, 360));
+        assert_eq!(shown_span(&refs[1..3], (None, 300)), (-60, 360));
+        assert_eq!(shown_span(&[], (Some(-60), 300)), (-120, 360));
+    }
 
     #[test]
     fn bins_take_the_colour_of_their_class() {

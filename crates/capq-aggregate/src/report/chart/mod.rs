@@ -62,16 +62,38 @@ pub fn svg_id(key: &str) -> String {
     format!("report-{key}")
 }
 
+/// A row label of a chart: a head that may be cut to fit and a tail that is kept whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub head: String,
+    pub tail: String,
+}
+
+impl Label {
+    /// The whole label, for tooltips.
+    pub fn full(&self) -> String {
+        format!("{}{}", self.head, self.tail)
+    }
+
+    /// The label in `max_width` pixels, the head cut with `…` if needed.
+    pub fn fitted(&self, max_width: f64) -> String {
+        super::svg::fit_parts(&self.head, &self.tail, max_width, super::svg::FONT)
+    }
+}
+
 /// How a route cell is named in a chart: the headsign, which usually starts with the route's
-/// number (`7-Duval / Dove Springs-NB`), else the number and the headsign; and the day type.
-pub fn route_label(route_id: u64, direction: &str, daytype: &str) -> String {
+/// number (`7-Duval / Dove Springs-NB`), else the number and the headsign; then the day type.
+pub fn route_label(route_id: u64, direction: &str, daytype: &str) -> Label {
     let id = route_id.to_string();
-    let named = match direction.strip_prefix(&id) {
+    let head = match direction.strip_prefix(&id) {
         Some(rest) if !rest.starts_with(|c: char| c.is_ascii_digit()) => direction.to_owned(),
         _ if direction.is_empty() => format!("{id} (no headsign)"),
         _ => format!("{id} {direction}"),
     };
-    format!("{named} · {daytype}")
+    Label {
+        head,
+        tail: format!(" · {daytype}"),
+    }
 }
 
 #[cfg(test)]
@@ -81,21 +103,32 @@ mod tests {
     #[test]
     fn route_labels_do_not_repeat_the_number() {
         assert_eq!(
-            route_label(7, "7-Duval / Dove Springs-NB", "weekday"),
+            route_label(7, "7-Duval / Dove Springs-NB", "weekday").full(),
             "7-Duval / Dove Springs-NB · weekday"
         );
         assert_eq!(
-            route_label(803, "803 WESTGATE", "sunday"),
+            route_label(803, "803 WESTGATE", "sunday").full(),
             "803 WESTGATE · sunday"
         );
         assert_eq!(
-            route_label(1, "10-South 1st", "saturday"),
+            route_label(1, "10-South 1st", "saturday").full(),
             "1 10-South 1st · saturday"
         );
         assert_eq!(
-            route_label(1, "NORTHBOUND", "weekday"),
+            route_label(1, "NORTHBOUND", "weekday").full(),
             "1 NORTHBOUND · weekday"
         );
-        assert_eq!(route_label(1, "", "weekday"), "1 (no headsign) · weekday");
+        assert_eq!(
+            route_label(1, "", "weekday").full(),
+            "1 (no headsign) · weekday"
+        );
+        // The day type is kept whole when a long headsign is cut.
+        let label = route_label(
+            803,
+            "803 MetroRapid Burnet/South Lamar via Domain",
+            "weekday",
+        );
+        let fitted = label.fitted(200.0);
+        assert!(fitted.ends_with("… · weekday"), "{fitted}");
     }
 }

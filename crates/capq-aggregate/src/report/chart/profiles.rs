@@ -121,14 +121,6 @@ pub fn section(out: &mut String, context: &Context) {
         "",
         "system OTP (used rows of ok days)",
     );
-    svg::text(
-        out,
-        LABEL - 12.0,
-        TOP - 12.0,
-        "end",
-        &format!("fill=\"{MUTED}\""),
-        "window",
-    );
     for (i, bar) in bars.iter().enumerate() {
         let y = TOP + ROW * i as f64;
         let name = if bar.current {

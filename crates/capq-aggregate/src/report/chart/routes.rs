@@ -11,7 +11,7 @@ use super::super::input::Route;
 use super::super::markup::{Esc, w};
 use super::super::svg::{self, EARLY, FONT, GRID, INK, LATE, MUTED, ON_TIME, Px, Scale};
 use super::super::table::{Fold, Table, number, text};
-use super::{Context, MIN_USED, WIDTH, close_section, open_section, route_label, svg_id};
+use super::{Context, Label, MIN_USED, WIDTH, close_section, open_section, route_label, svg_id};
 
 const KEY: &str = "routes";
 const ROW: f64 = 18.0;
@@ -20,11 +20,11 @@ const TOP: f64 = 48.0;
 const BOTTOM: f64 = 44.0;
 /// The gap between the system row and the routes.
 const SEPARATOR: f64 = 10.0;
-const RIGHT: f64 = 120.0;
+const RIGHT: f64 = 136.0;
 
 /// One bar: its label, tooltip label and counts.
 struct Bar {
-    label: String,
+    label: Label,
     early: u64,
     on_time: u64,
     late: u64,
@@ -79,7 +79,10 @@ pub fn section(out: &mut String, context: &Context) {
         })
         .collect();
     let combined = Bar {
-        label: "All routes (system)".to_owned(),
+        label: Label {
+            head: "All routes (system)".to_owned(),
+            tail: String::new(),
+        },
         early: system.early,
         on_time: system.on_time,
         late: system.late,
@@ -117,7 +120,7 @@ pub fn section(out: &mut String, context: &Context) {
 fn chart(out: &mut String, combined: &Bar, bars: &[Bar]) {
     let longest = std::iter::once(combined)
         .chain(bars)
-        .map(|b| svg::text_width(&b.label, FONT))
+        .map(|b| svg::text_width(&b.label.full(), FONT))
         .fold(0.0, f64::max);
     let label_width = longest.clamp(160.0, 330.0);
     let x0 = label_width + 14.0;
@@ -145,7 +148,7 @@ fn chart(out: &mut String, combined: &Bar, bars: &[Bar]) {
     );
     svg::text(
         out,
-        x0 - 8.0,
+        x0 - 14.0,
         TOP - 10.0,
         "end",
         &format!("fill=\"{MUTED}\""),
@@ -153,7 +156,7 @@ fn chart(out: &mut String, combined: &Bar, bars: &[Bar]) {
     );
     svg::text(
         out,
-        x1 + 8.0,
+        x1 + 14.0,
         TOP - 10.0,
         "start",
         &format!("fill=\"{MUTED}\""),
@@ -161,7 +164,7 @@ fn chart(out: &mut String, combined: &Bar, bars: &[Bar]) {
     );
     svg::text(
         out,
-        x1 + 58.0,
+        x1 + 68.0,
         TOP - 10.0,
         "start",
         &format!("fill=\"{MUTED}\""),
@@ -176,14 +179,9 @@ fn chart(out: &mut String, combined: &Bar, bars: &[Bar]) {
             (x, plot_bottom + 2.0),
             &format!("stroke=\"{GRID}\""),
         );
-        svg::text(
-            out,
-            x,
-            plot_bottom + 16.0,
-            "middle",
-            "",
-            &format!("{}%", tick * 100.0),
-        );
+        let label = format!("{}%", tick * 100.0);
+        svg::tick_label(out, x, TOP - 10.0, (x0 - 2.0, x1 + 2.0), &label);
+        svg::tick_label(out, x, plot_bottom + 16.0, (x0 - 2.0, x1 + 2.0), &label);
     }
     svg::text(
         out,
@@ -233,7 +231,7 @@ fn row(out: &mut String, scale: &Scale, x0: f64, y: f64, bar: &Bar, bold: bool) 
     w!(
         out,
         "<g><title>{}: early {}, on time {}, late {} (OTP {}{}; {} used rows)</title>",
-        Esc(&bar.label),
+        Esc(&bar.label.full()),
         format::share(bar.early, used),
         format::share(bar.on_time, used),
         format::share(bar.late, used),
@@ -241,9 +239,13 @@ fn row(out: &mut String, scale: &Scale, x0: f64, y: f64, bar: &Bar, bold: bool) 
         interval,
         format::count(used)
     );
-    let weight = if bold { "font-weight=\"bold\"" } else { "" };
-    let label = svg::fit(&bar.label, x0 - 14.0, FONT);
-    svg::text(out, x0 - 8.0, y + ROW / 2.0 + 4.0, "end", weight, &label);
+    let attributes = if bold {
+        "class=\"row-label\" font-weight=\"bold\""
+    } else {
+        "class=\"row-label\""
+    };
+    let label = bar.label.fitted(x0 - 14.0);
+    svg::text(out, x0 - 8.0, y + ROW / 2.0 + 4.0, "end", attributes, &label);
     let mut at = 0.0;
     for (count, colour) in [(bar.early, EARLY), (bar.on_time, ON_TIME), (bar.late, LATE)] {
         let from = scale.map(at);
@@ -264,7 +266,7 @@ fn row(out: &mut String, scale: &Scale, x0: f64, y: f64, bar: &Bar, bold: bool) 
     let x1 = scale.map(1.0);
     svg::text(
         out,
-        x1 + 8.0,
+        x1 + 14.0,
         y + ROW / 2.0 + 4.0,
         "start",
         &format!("font-weight=\"bold\" fill=\"{INK}\""),
@@ -272,7 +274,7 @@ fn row(out: &mut String, scale: &Scale, x0: f64, y: f64, bar: &Bar, bold: bool) 
     );
     svg::text(
         out,
-        x1 + 58.0,
+        x1 + 68.0,
         y + ROW / 2.0 + 4.0,
         "start",
         &format!("fill=\"{MUTED}\""),
@@ -309,27 +311,29 @@ fn numbers(out: &mut String, context: &Context) {
         (Some(lo), Some(hi)) => format!("{}–{}", format::percent(lo), format::percent(hi)),
         _ => format::NONE.to_owned(),
     };
-    table.marked_row(
-        vec![
-            "all".to_owned(),
-            "(system)".to_owned(),
-            "ok days".to_owned(),
-            format::count(inputs.summary.days.ok),
-            format::NONE.to_owned(),
-            format::count(system.used),
-            format::share(system.early, system.used),
-            format::share(system.on_time, system.used),
-            format::share(system.late, system.used),
-            format::percent_or_none(system.otp),
-            interval(system.otp_lo, system.otp_hi),
-            format::NONE.to_owned(),
-            format::NONE.to_owned(),
-            format::seconds_or_none(system.p50),
-            format::seconds_or_none(system.p90),
-            format::NONE.to_owned(),
-        ],
-        "system",
-    );
+    if context.has_data() {
+        table.marked_row(
+            vec![
+                "all".to_owned(),
+                "(system)".to_owned(),
+                "ok days".to_owned(),
+                format::count(inputs.summary.days.ok),
+                format::NONE.to_owned(),
+                format::count(system.used),
+                format::share(system.early, system.used),
+                format::share(system.on_time, system.used),
+                format::share(system.late, system.used),
+                format::percent_or_none(system.otp),
+                interval(system.otp_lo, system.otp_hi),
+                format::NONE.to_owned(),
+                format::NONE.to_owned(),
+                format::seconds_or_none(system.p50),
+                format::seconds_or_none(system.p90),
+                format::NONE.to_owned(),
+            ],
+            "system",
+        );
+    }
     let mut all: Vec<&Route> = inputs.routes.iter().collect();
     all.sort_by(|a, b| worst_first(a, b));
     for r in all {

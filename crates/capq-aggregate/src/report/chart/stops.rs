@@ -15,7 +15,7 @@ use super::super::markup::{Esc, w};
 use super::super::profile;
 use super::super::svg::{self, FONT, GRID, INK, MUTED, ON_TIME, Px, Scale};
 use super::super::table::{Fold, Table, number, text};
-use super::{Context, WIDTH, close_section, open_section, route_label, svg_id};
+use super::{Context, Label, WIDTH, close_section, open_section, route_label, svg_id};
 
 const KEY: &str = "stops";
 /// How many stops the chart draws.
@@ -23,7 +23,7 @@ pub const SHOWN: usize = 25;
 const ROW: f64 = 20.0;
 const TOP: f64 = 56.0;
 const BOTTOM: f64 = 48.0;
-const RIGHT: f64 = 120.0;
+const RIGHT: f64 = 130.0;
 const SPAN: &str = "#7d97b8";
 
 /// `z` of the 95 % Wilson interval (AGGREGATE.md §1).
@@ -72,12 +72,10 @@ fn key_order(a: &Stop, b: &Stop) -> Ordering {
         .then(a.stop_id.cmp(&b.stop_id))
 }
 
-fn label(stop: &Stop) -> String {
-    format!(
-        "{} · stop {}",
-        route_label(stop.route_id, &stop.direction, &stop.daytype),
-        stop.stop_id
-    )
+fn label(stop: &Stop) -> Label {
+    let mut label = route_label(stop.route_id, &stop.direction, &stop.daytype);
+    label.tail = format!("{} · stop {}", label.tail, stop.stop_id);
+    label
 }
 
 pub fn section(out: &mut String, context: &Context) {
@@ -158,10 +156,10 @@ pub fn section(out: &mut String, context: &Context) {
 
 fn chart(out: &mut String, context: &Context, shown: &[&Stop]) {
     let (early, late) = context.window;
-    let labels: Vec<String> = shown.iter().map(|s| label(s)).collect();
+    let labels: Vec<Label> = shown.iter().map(|s| label(s)).collect();
     let label_width = labels
         .iter()
-        .map(|l| svg::text_width(l, FONT))
+        .map(|l| svg::text_width(&l.full(), FONT))
         .fold(0.0, f64::max)
         .clamp(160.0, 380.0);
     let x0 = label_width + 14.0;
@@ -264,7 +262,7 @@ fn chart(out: &mut String, context: &Context, shown: &[&Stop]) {
     );
     svg::text(
         out,
-        x1 + 8.0,
+        x1 + 24.0,
         TOP - 10.0,
         "start",
         &format!("fill=\"{MUTED}\""),
@@ -272,7 +270,7 @@ fn chart(out: &mut String, context: &Context, shown: &[&Stop]) {
     );
     svg::text(
         out,
-        x1 + 58.0,
+        x1 + 76.0,
         TOP - 10.0,
         "start",
         &format!("fill=\"{MUTED}\""),
@@ -284,7 +282,7 @@ fn chart(out: &mut String, context: &Context, shown: &[&Stop]) {
         w!(
             out,
             "<g><title>{}: OTP {} of {} used rows; 95% of arrivals from {} to {}, median {}</title>",
-            Esc(label),
+            Esc(&label.full()),
             format::percent_or_none(stop.otp),
             format::count(stop.used),
             format::deviation_or_none(stop.window_lo),
@@ -296,8 +294,8 @@ fn chart(out: &mut String, context: &Context, shown: &[&Stop]) {
             x0 - 8.0,
             middle + 4.0,
             "end",
-            "",
-            &svg::fit(label, x0 - 14.0, FONT),
+            "class=\"row-label\"",
+            &label.fitted(x0 - 14.0),
         );
         if let (Some(from), Some(to)) = (stop.window_lo, stop.window_hi) {
             let (from, to) = (x.map_clamped(from as f64), x.map_clamped(to as f64 + 1.0));
@@ -309,7 +307,7 @@ fn chart(out: &mut String, context: &Context, shown: &[&Stop]) {
         }
         svg::text(
             out,
-            x1 + 8.0,
+            x1 + 24.0,
             middle + 4.0,
             "start",
             "font-weight=\"bold\"",
@@ -317,7 +315,7 @@ fn chart(out: &mut String, context: &Context, shown: &[&Stop]) {
         );
         svg::text(
             out,
-            x1 + 58.0,
+            x1 + 76.0,
             middle + 4.0,
             "start",
             &format!("fill=\"{MUTED}\""),
