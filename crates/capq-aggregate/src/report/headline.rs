@@ -38,8 +38,8 @@ pub fn section(out: &mut String, context: &Context) {
             }
         }
         _ => out.push_str(
-            "<span class=\"figure\">no data</span> no ok day has used rows, so there is no \
-             OTP to show",
+            "<span class=\"figure\">no data</span>: no ok day has used rows, so there is \
+             no OTP to show",
         ),
     }
     out.push_str("</p>");

@@ -123,6 +123,7 @@ pub struct Headway {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Summary {
     /// `[E, L]`; `E` is `null` when the window has no early bound.
+    #[serde(deserialize_with = "seconds_window")]
     pub window: (Option<i64>, i64),
     /// `null` when a custom `--window` was given.
     pub profile: Option<String>,
@@ -132,10 +133,36 @@ pub struct Summary {
     /// The OTP under each named profile, in the file's order.
     #[serde(with = "ordered_map")]
     pub profiles: Vec<(String, Option<f64>)>,
-    #[serde(default)]
+    /// Absent or `null` when no day is missing.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub missing_days: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub failed_days: Vec<String>,
+}
+
+/// A list that may be written as `null`.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// The window's bounds in whole seconds, written as integers (`-60`) or, by a writer that
+/// keeps floats, as `-60.0`.
+fn seconds_window<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<(Option<i64>, i64), D::Error> {
+    let (early, late) = <(Option<f64>, f64)>::deserialize(deserializer)?;
+    let whole = |value: f64| {
+        if value.is_finite() && value.fract() == 0.0 && value.abs() < 1e15 {
+            Ok(value as i64)
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "window bound {value} is not a whole number of seconds"
+            )))
+        }
+    };
+    Ok((early.map(whole).transpose()?, whole(late)?))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -557,6 +584,27 @@ mod tests {
         assert_eq!(names, ["wmata", "tcqsm", "transitclock", "capmetro"]);
         assert_eq!(inputs.summary.failed_days, ["2016-11-25"]);
         assert!(inputs.summary.missing_days.is_empty());
+    }
+
+    #[test]
+    fn summary_variants_a_writer_may_produce() {
+        let mut variant = files();
+        variant.summary_json = br#"{"window": [-60.0, 300.0], "profile": "tcqsm",
+            "days": {"total": 2, "ok": 1, "suspect": 0, "empty": 1, "missing": 0},
+            "rows": {"total": 10, "far": 1, "outlier": 1, "used": 8},
+            "system": {"used": 8, "early": 1, "on_time": 6, "late": 1, "otp": 0.75,
+                       "otp_lo": 0.4, "otp_hi": 0.9, "p50": 10, "p90": 200},
+            "profiles": {"tcqsm": 0.75}, "missing_days": null, "failed_days": []}"#
+            .to_vec();
+        let summary = Inputs::parse(&variant).unwrap().summary;
+        assert_eq!(summary.window, (Some(-60), 300));
+        assert!(summary.missing_days.is_empty() && summary.failed_days.is_empty());
+        variant.summary_json = br#"{"window": [-60.5, 300]}"#.to_vec();
+        let error = Inputs::parse(&variant).unwrap_err().to_string();
+        assert!(
+            error.contains("window bound -60.5 is not a whole number of seconds"),
+            "{error}"
+        );
     }
 
     #[test]

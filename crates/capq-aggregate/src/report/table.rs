@@ -68,9 +68,15 @@ impl<'a> Table<'a> {
             Fold::Never => false,
         };
         if folded {
+            // A table folded whatever its length is a full listing: it is left out of print.
+            let class = if fold == Fold::Always {
+                "numbers listing"
+            } else {
+                "numbers"
+            };
             w!(
                 out,
-                "<details class=\"numbers\"><summary>{} ({} {})</summary>",
+                "<details class=\"{class}\"><summary>{} ({} {})</summary>",
                 Esc(summary),
                 super::format::count(self.rows.len() as u64),
                 if self.rows.len() == 1 { "row" } else { "rows" }

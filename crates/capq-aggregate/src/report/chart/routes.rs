@@ -245,7 +245,14 @@ fn row(out: &mut String, scale: &Scale, x0: f64, y: f64, bar: &Bar, bold: bool) 
         "class=\"row-label\""
     };
     let label = bar.label.fitted(x0 - 14.0);
-    svg::text(out, x0 - 8.0, y + ROW / 2.0 + 4.0, "end", attributes, &label);
+    svg::text(
+        out,
+        x0 - 8.0,
+        y + ROW / 2.0 + 4.0,
+        "end",
+        attributes,
+        &label,
+    );
     let mut at = 0.0;
     for (count, colour) in [(bar.early, EARLY), (bar.on_time, ON_TIME), (bar.late, LATE)] {
         let from = scale.map(at);
