@@ -8,6 +8,7 @@ mod deploy;
 mod process;
 mod queue;
 mod reliability;
+mod report_browser;
 mod run;
 
 use std::path::{Path, PathBuf};
