@@ -238,13 +238,14 @@ impl Throttle {
                 bucket.unlogged = 0;
                 bucket.logged_at = Some(now);
             }
+            // `failures` counts this client's wrong tokens since its previous line.
             tracing::warn!(
                 client = %client,
                 via,
                 failures,
                 throttled = now_throttled,
-                other_lines_skipped = skipped,
-                "wrong dashboard token (failures counts those since this client's last line)"
+                lines_skipped_for_others = skipped,
+                "wrong dashboard token"
             );
             logged = true;
         } else if due_line {
