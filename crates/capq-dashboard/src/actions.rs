@@ -8,18 +8,20 @@
 //! flash message saying what happened or why nothing did. The `/api/...` twins take the same
 //! actions and answer JSON.
 
-use axum::extract::{Path, State};
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use capq_redis::CancelOutcome;
 use maud::html;
 use serde::Serialize;
 
-use crate::auth::local_target;
 use crate::cookies::{self, FlashKind};
 use crate::error::{Error, Result};
+use crate::extract::PathParams;
 use crate::format;
 use crate::pages::{Nav, PageCtx, layout};
+use crate::redirect::{local_target, see_other};
 use crate::state::AppState;
 
 /// The most ids one request may name.
@@ -318,9 +320,10 @@ impl Action {
 pub struct Form(Vec<(String, String)>);
 
 impl Form {
-    pub fn parse(body: &str) -> Form {
+    /// The fields of a form body; bytes that are not UTF-8 read as U+FFFD, never a refusal.
+    pub fn parse(body: &[u8]) -> Form {
         Form(
-            url::form_urlencoded::parse(body.as_bytes())
+            url::form_urlencoded::parse(body)
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect(),
         )
@@ -374,11 +377,11 @@ async fn take(state: &AppState, ctx: &PageCtx, form: &Form, action: Result<Actio
 }
 
 fn flash_back(back: &str, kind: FlashKind, message: &str) -> Response {
-    (
-        [(header::SET_COOKIE, cookies::flash(kind, message))],
-        Redirect::to(back),
-    )
-        .into_response()
+    let mut response = see_other(back);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookies::flash(kind, message));
+    response
 }
 
 /// The page that asks before acting, for browsers without the script. Its form posts the same
@@ -407,9 +410,9 @@ fn confirm_page(ctx: &PageCtx, form: &Form, action: &Action, back: &str) -> Resp
 /// `POST /jobs/{id}/{verb}`: requeue, delete, cancel or stop one job.
 pub async fn job_form(
     State(state): State<AppState>,
-    Path((id, verb)): Path<(String, String)>,
+    PathParams((id, verb)): PathParams<(String, String)>,
     ctx: PageCtx,
-    body: String,
+    body: Bytes,
 ) -> Response {
     let form = Form::parse(&body);
     take(&state, &ctx, &form, Action::for_job(id, &verb)).await
@@ -419,9 +422,9 @@ pub async fn job_form(
 /// the ticked ones.
 pub async fn failed_form(
     State(state): State<AppState>,
-    Path(verb): Path<String>,
+    PathParams(verb): PathParams<String>,
     ctx: PageCtx,
-    body: String,
+    body: Bytes,
 ) -> Response {
     let form = Form::parse(&body);
     let action = Action::for_failed(&verb, form.all("ids"), form.get("all") == Some("1"));
@@ -431,21 +434,21 @@ pub async fn failed_form(
 /// `POST /queues/{name}/{verb}`: requeue a queue's failed jobs, or empty it.
 pub async fn queue_form(
     State(state): State<AppState>,
-    Path((queue, verb)): Path<(String, String)>,
+    PathParams((queue, verb)): PathParams<(String, String)>,
     ctx: PageCtx,
-    body: String,
+    body: Bytes,
 ) -> Response {
     let form = Form::parse(&body);
     take(&state, &ctx, &form, Action::for_queue(queue, &verb)).await
 }
 
 /// `POST /suspend`.
-pub async fn suspend_form(State(state): State<AppState>, ctx: PageCtx, body: String) -> Response {
+pub async fn suspend_form(State(state): State<AppState>, ctx: PageCtx, body: Bytes) -> Response {
     take(&state, &ctx, &Form::parse(&body), Ok(Action::Suspend)).await
 }
 
 /// `POST /resume`.
-pub async fn resume_form(State(state): State<AppState>, ctx: PageCtx, body: String) -> Response {
+pub async fn resume_form(State(state): State<AppState>, ctx: PageCtx, body: Bytes) -> Response {
     take(&state, &ctx, &Form::parse(&body), Ok(Action::Resume)).await
 }
 
@@ -488,7 +491,7 @@ mod tests {
 
     #[test]
     fn forms_keep_repeated_fields() {
-        let form = Form::parse("csrf=x&ids=a&ids=b%3Cc&ids=&back=%2Ffailed");
+        let form = Form::parse(b"csrf=x&ids=a&ids=b%3Cc&ids=&back=%2Ffailed");
         assert_eq!(form.all("ids"), vec!["a".to_owned(), "b<c".to_owned()]);
         assert_eq!(form.get("back"), Some("/failed"));
         assert_eq!(form.get("confirmed"), None);

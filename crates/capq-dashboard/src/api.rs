@@ -13,10 +13,11 @@
 //! Actions are POSTs: `/api/jobs/{id}/{requeue,delete,cancel,stop}`,
 //! `/api/failed/{requeue,delete}` with a JSON body `{"ids": [...]}` (or `{"all": true}` to
 //! requeue every failure), `/api/queues/{name}/{requeue-failed,empty}`, `/api/suspend` and
-//! `/api/resume`. They answer the outcome, with 409 when nothing could be done.
+//! `/api/resume`. They answer the outcome, with 409 when nothing could be done. A bad query
+//! string or path (`?page=-1`) is a JSON 400 too (`extract.rs`).
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -24,6 +25,7 @@ use serde::Deserialize;
 
 use crate::actions::{Action, outcome_response};
 use crate::error::{ApiError, Error};
+use crate::extract::{PathParams, QueryParams};
 use crate::pages::overview::QueueSummary;
 use crate::pages::{failed, job, overview, queue, workers};
 use crate::state::AppState;
@@ -56,15 +58,15 @@ async fn get_queues(State(state): State<AppState>) -> ApiResult<Json<Vec<QueueSu
 
 async fn get_queue(
     State(state): State<AppState>,
-    Path(name): Path<String>,
-    Query(query): Query<queue::QueueQuery>,
+    PathParams(name): PathParams<String>,
+    QueryParams(query): QueryParams<queue::QueueQuery>,
 ) -> ApiResult<Json<queue::QueuePage>> {
     Ok(Json(queue::load(&state, &name, &query).await?))
 }
 
 async fn get_job(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> ApiResult<Json<job::JobDetail>> {
     Ok(Json(job::load(&state, &id).await?))
 }
@@ -75,7 +77,7 @@ async fn get_workers(State(state): State<AppState>) -> ApiResult<Json<workers::W
 
 async fn get_failed(
     State(state): State<AppState>,
-    Query(query): Query<failed::FailedQuery>,
+    QueryParams(query): QueryParams<failed::FailedQuery>,
 ) -> ApiResult<Json<failed::FailedPage>> {
     Ok(Json(failed::load(&state, &query).await?))
 }
@@ -103,14 +105,14 @@ async fn act(state: &AppState, action: Result<Action, Error>) -> Response {
 
 async fn post_job(
     State(state): State<AppState>,
-    Path((id, verb)): Path<(String, String)>,
+    PathParams((id, verb)): PathParams<(String, String)>,
 ) -> Response {
     act(&state, Action::for_job(id, &verb)).await
 }
 
 async fn post_failed(
     State(state): State<AppState>,
-    Path(verb): Path<String>,
+    PathParams(verb): PathParams<String>,
     body: Bytes,
 ) -> Response {
     let selection = if body.iter().all(u8::is_ascii_whitespace) {
@@ -128,7 +130,7 @@ async fn post_failed(
 
 async fn post_queue(
     State(state): State<AppState>,
-    Path((name, verb)): Path<(String, String)>,
+    PathParams((name, verb)): PathParams<(String, String)>,
 ) -> Response {
     act(&state, Action::for_queue(name, &verb)).await
 }

@@ -4,9 +4,10 @@
 
 use std::sync::LazyLock;
 
-use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::extract::PathParams;
 
 /// Every asset: name, content type, content.
 const FILES: [(&str, &str, &str); 3] = [
@@ -53,7 +54,7 @@ pub fn url(name: &str) -> String {
 }
 
 /// `GET /assets/{name}`.
-pub async fn serve(Path(name): Path<String>) -> Response {
+pub async fn serve(PathParams(name): PathParams<String>) -> Response {
     match FILES.iter().find(|(n, _, _)| *n == name) {
         Some((_, content_type, content)) => (
             [

@@ -10,22 +10,30 @@
 //!
 //! The guard also checks CSRF on every state-changing request (see `csrf.rs`), except bearer
 //! requests: a browser cannot attach that header to a cross-site request.
+//!
+//! Wrong tokens, as a bearer header or in the login form, are throttled per client (see
+//! `throttle.rs`): after a few, the client is answered 429 with `Retry-After` until it has
+//! waited, without its token being checked. After logging in, the browser goes to `next` only
+//! if it is a path of the dashboard (`redirect.rs`).
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
 use crate::cookies;
 use crate::csrf;
-use crate::error::{Error, Result};
+use crate::error::{ApiError, Error, Result};
 use crate::format;
 use crate::pages::login;
+use crate::redirect::{local_target, see_other};
 use crate::state::AppState;
+use crate::throttle::{Client, Peer, Verdict};
 
 /// How long a login lasts.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -187,15 +195,37 @@ fn unauthorized(path: &str, target: &str, message: &str) -> Response {
         let body = serde_json::json!({"error": message, "status": 401});
         (StatusCode::UNAUTHORIZED, challenge, axum::Json(body)).into_response()
     } else {
-        let page = login::page(target, Some(message));
+        let page = login::page(&local_target(Some(target)), Some(message));
         (StatusCode::UNAUTHORIZED, challenge, page).into_response()
     }
+}
+
+/// The refusal of a client that sent too many wrong tokens: JSON for programs, the login form
+/// (saying how long to wait) for browsers; 429 with `Retry-After` either way.
+fn throttled(path: &str, target: &str, client: Client, wait: Duration) -> Response {
+    // Whole seconds, rounded up, so a client that waits as told is let through.
+    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let error = Error::Throttled {
+        message: format!("too many wrong tokens from {client}: try again in {seconds} s"),
+        retry_after: seconds,
+    };
+    if is_machine_path(path) {
+        return ApiError(error).into_response();
+    }
+    let page = login::page(&local_target(Some(target)), Some(&error.message()));
+    let retry_after = [(header::RETRY_AFTER, seconds.to_string())];
+    (StatusCode::TOO_MANY_REQUESTS, retry_after, page).into_response()
 }
 
 /// The guard in front of every route: identifies the requester, refuses unauthenticated
 /// requests when a token is required, checks CSRF on state changes, issues session cookies,
 /// and retires flash messages once shown.
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn guard(
+    State(state): State<AppState>,
+    Peer(client): Peer,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     if is_public(&path) {
         return next.run(request).await;
@@ -209,7 +239,12 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let mut new_cookie = None;
     let identity = match bearer(request.headers()) {
         Some(token) if keys.token_required() => {
+            let now = Instant::now();
+            if let Verdict::Throttled { retry_after } = state.throttle().check(client, now) {
+                return throttled(&path, &target, client, retry_after);
+            }
             if !keys.token_matches(token) {
+                state.throttle().failed(client, "bearer header", now);
                 return unauthorized(&path, &target, "the bearer token is wrong");
             }
             Identity::Bearer
@@ -256,20 +291,10 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-/// A same-site path to return to after logging in or acting: never another site's URL.
-pub fn local_target(target: Option<&str>) -> String {
-    match target {
-        Some(t) if t.starts_with('/') && !t.starts_with("//") && !t.starts_with("/\\") => {
-            t.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
-}
-
 /// `GET /login`: the form (or, without a token, straight to the overview).
 pub async fn login_form(State(state): State<AppState>, request: Request) -> Response {
     if !state.keys().token_required() {
-        return Redirect::to("/").into_response();
+        return see_other("/");
     }
     let next = request
         .uri()
@@ -283,15 +308,20 @@ pub async fn login_form(State(state): State<AppState>, request: Request) -> Resp
     login::page(&local_target(Some(&next)), None).into_response()
 }
 
-/// `POST /login`: checks the token and sets the session cookie.
-pub async fn login_submit(State(state): State<AppState>, body: String) -> Response {
+/// `POST /login`: checks the token (unless the client is throttled) and sets the session
+/// cookie, then goes to `next` if it is a path of the dashboard.
+pub async fn login_submit(
+    State(state): State<AppState>,
+    Peer(client): Peer,
+    body: Bytes,
+) -> Response {
     let keys = state.keys();
     if !keys.token_required() {
-        return Redirect::to("/").into_response();
+        return see_other("/");
     }
     let mut token = String::new();
     let mut next = String::new();
-    for (key, value) in url::form_urlencoded::parse(body.as_bytes()) {
+    for (key, value) in url::form_urlencoded::parse(&body) {
         match key.as_ref() {
             "token" => token = value.into_owned(),
             "next" => next = value.into_owned(),
@@ -299,16 +329,21 @@ pub async fn login_submit(State(state): State<AppState>, body: String) -> Respon
         }
     }
     let next = local_target(Some(&next));
+    let now = Instant::now();
+    if let Verdict::Throttled { retry_after } = state.throttle().check(client, now) {
+        return throttled("/login", &next, client, retry_after);
+    }
     if !keys.token_matches(&token) {
-        // A pause makes guessing slow without costing a legitimate user much.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        state.throttle().failed(client, "login form", now);
         let page = login::page(&next, Some("That is not the dashboard's token."));
         return (StatusCode::UNAUTHORIZED, page).into_response();
     }
     match keys.new_session(SystemTime::now()) {
         Ok((_, value)) => {
             let cookie = cookies::set(cookies::SESSION, &value, Some(SESSION_LIFETIME.as_secs()));
-            ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
+            let mut response = see_other(&next);
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            response
         }
         Err(error) => error.into_response(),
     }
@@ -321,11 +356,11 @@ pub async fn logout(State(state): State<AppState>) -> Response {
     } else {
         "/"
     };
-    (
-        [(header::SET_COOKIE, cookies::clear(cookies::SESSION))],
-        Redirect::to(to),
-    )
-        .into_response()
+    let mut response = see_other(to);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, cookies::clear(cookies::SESSION));
+    response
 }
 
 #[cfg(test)]
@@ -364,14 +399,5 @@ mod tests {
         assert!(!keys.csrf_matches("abd", &csrf));
         assert!(!keys.csrf_matches("abc", "zz"));
         assert!(!keys.csrf_matches("abc", ""));
-    }
-
-    #[test]
-    fn only_local_targets() {
-        assert_eq!(local_target(Some("/failed?page=2")), "/failed?page=2");
-        assert_eq!(local_target(Some("//evil.example/")), "/");
-        assert_eq!(local_target(Some("/\\evil.example/")), "/");
-        assert_eq!(local_target(Some("https://evil.example/")), "/");
-        assert_eq!(local_target(None), "/");
     }
 }

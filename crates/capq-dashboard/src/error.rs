@@ -3,7 +3,7 @@
 //! the server and the problem; nothing here panics.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, html};
 
@@ -31,6 +31,15 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// Too many wrong tokens from one client (see `throttle.rs`); it may try again after
+    /// `retry_after` seconds.
+    #[error("{message}")]
+    Throttled { message: String, retry_after: u64 },
+    /// A fault of the dashboard itself, not of the request.
+    #[error("{0}")]
+    Internal(String),
     #[error("cannot serve the dashboard: {0}")]
     Serve(#[source] std::io::Error),
     #[error("cannot make a random key: the system's random source failed")]
@@ -52,7 +61,11 @@ impl Error {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::Serve(_) | Error::Randomness => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Serve(_) | Error::Randomness | Error::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -69,6 +82,16 @@ impl Error {
         }
     }
 
+    /// The `Retry-After` an answer carries, in seconds: when Redis may be back, or when a
+    /// throttled client may try again.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::Throttled { retry_after, .. } => Some(*retry_after),
+            _ if self.status() == StatusCode::SERVICE_UNAVAILABLE => Some(5),
+            _ => None,
+        }
+    }
+
     fn title(&self) -> &'static str {
         match self.status() {
             StatusCode::SERVICE_UNAVAILABLE => "Redis is unavailable",
@@ -76,6 +99,8 @@ impl Error {
             StatusCode::BAD_REQUEST => "Bad request",
             StatusCode::CONFLICT => "Not possible now",
             StatusCode::FORBIDDEN => "Refused",
+            StatusCode::METHOD_NOT_ALLOWED => "Not an action link",
+            StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
             _ => "Error",
         }
     }
@@ -121,14 +146,18 @@ impl IntoResponse for Error {
                 }
             }
         };
-        let mut response = (status, page).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("5"));
-        }
-        response
+        let retry_after = self.retry_after();
+        with_retry_after((status, page).into_response(), retry_after)
     }
+}
+
+fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
+    if let Some(seconds) = seconds {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 /// An [`Error`] answered as JSON: `{"error": "...", "status": 503}`.
@@ -147,10 +176,7 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::warn!(error = %self.0, "API request failed");
         }
-        (
-            status,
-            Json(serde_json::json!({"error": self.0.message(), "status": status.as_u16()})),
-        )
-            .into_response()
+        let body = Json(serde_json::json!({"error": self.0.message(), "status": status.as_u16()}));
+        with_retry_after((status, body).into_response(), self.0.retry_after())
     }
 }

@@ -7,8 +7,10 @@
 //! dashboard needs no CDN and no internet. [`router`] builds the axum app, [`serve`] runs it.
 //!
 //! Requests pass, outermost first: the security headers (`headers.rs`), the `Host` check for
-//! loopback listeners, then the guard (`auth.rs`: token, session cookie, CSRF). The health
-//! endpoints sit outside the guard so probes need no token.
+//! loopback listeners, then the guard (`auth.rs`: token, session cookie, CSRF, with wrong
+//! tokens throttled per client by `throttle.rs`). The health endpoints sit outside the guard so
+//! probes need no token. Bad query strings and paths are refused by `extract.rs`, as a page or
+//! as JSON like every other error.
 
 mod actions;
 mod api;
@@ -18,12 +20,15 @@ mod chart;
 mod cookies;
 mod csrf;
 mod error;
+mod extract;
 mod format;
 mod headers;
 mod health;
 mod metrics;
 mod pages;
+mod redirect;
 mod state;
+mod throttle;
 mod values;
 
 use std::future::Future;
@@ -35,6 +40,7 @@ use tokio::net::TcpListener;
 
 pub use error::Error;
 pub use state::{AppState, Config};
+pub use throttle::ThrottleConfig;
 
 /// The whole dashboard as an axum router over `state`.
 pub fn router(state: AppState) -> Router {
@@ -55,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::serve))
         .nest("/api", api::router())
         .fallback(fallback)
+        .method_not_allowed_fallback(extract::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -91,7 +98,9 @@ pub async fn serve(
     let sampler = tokio::spawn(state.clone().run_sampler(async {
         let _ = sampler_stopped.await;
     }));
-    let app = router(state);
+    // The peer's address reaches the guard as `ConnectInfo`: wrong tokens are throttled per
+    // client.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

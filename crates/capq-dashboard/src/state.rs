@@ -1,5 +1,6 @@
 //! What every request shares: the Redis handle, the configuration, the signing keys of
-//! sessions, and the queue-depth history behind the overview's chart.
+//! sessions, the throttle of wrong tokens, and the queue-depth history behind the overview's
+//! chart.
 //!
 //! Redis keeps per-minute counts of ended jobs (the throughput chart), but nothing records how
 //! deep the queues were a minute ago, so the dashboard samples the counts itself every few
@@ -19,6 +20,7 @@ use serde::Serialize;
 use crate::auth::Keys;
 use crate::error::{Error, Result};
 use crate::format;
+use crate::throttle::{Throttle, ThrottleConfig};
 
 /// How the dashboard behaves.
 #[derive(Debug, Clone)]
@@ -40,6 +42,8 @@ pub struct Config {
     pub redis_timeout: Duration,
     /// Batches shown on the overview.
     pub batches_shown: usize,
+    /// How wrong tokens are throttled per client (see `throttle.rs`).
+    pub throttle: ThrottleConfig,
 }
 
 impl Default for Config {
@@ -52,6 +56,7 @@ impl Default for Config {
             page_size: 50,
             redis_timeout: Duration::from_secs(5),
             batches_shown: 10,
+            throttle: ThrottleConfig::default(),
         }
     }
 }
@@ -105,6 +110,7 @@ struct Inner {
     redis: Redis,
     config: Config,
     keys: Keys,
+    throttle: Throttle,
     history: Mutex<VecDeque<Sample>>,
 }
 
@@ -115,6 +121,7 @@ impl AppState {
         Ok(AppState {
             inner: Arc::new(Inner {
                 redis,
+                throttle: Throttle::new(config.throttle),
                 config,
                 keys,
                 history: Mutex::new(VecDeque::new()),
@@ -128,6 +135,10 @@ impl AppState {
 
     pub(crate) fn keys(&self) -> &Keys {
         &self.inner.keys
+    }
+
+    pub(crate) fn throttle(&self) -> &Throttle {
+        &self.inner.throttle
     }
 
     /// The Redis handle, for reads wrapped in [`AppState::read`].

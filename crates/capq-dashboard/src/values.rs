@@ -183,6 +183,36 @@ pub fn arguments(call: &Call) -> Arguments {
     }
 }
 
+/// The most bytes of a raw field shown as bytes; the page cuts longer text anyway.
+const MAX_RAW_BYTES: usize = 2000;
+
+/// A raw hash field as text for the job page: `exc_info` inflated (RQ stores it
+/// zlib-compressed), other fields as they are when they are UTF-8 text, else written as Python
+/// writes bytes (`b'\x80\x05…'`), so binary data (a legacy pickled `result`) reads as what it
+/// is rather than as replacement characters.
+pub fn field_text(name: &str, value: &[u8]) -> String {
+    if name == "exc_info" {
+        return capq_redis::queries::error_text(value);
+    }
+    if let Ok(text) = std::str::from_utf8(value) {
+        return text.to_owned();
+    }
+    let mut text = String::from("b'");
+    for &byte in value.iter().take(MAX_RAW_BYTES) {
+        match byte {
+            b'\\' => text.push_str("\\\\"),
+            b'\'' => text.push_str("\\'"),
+            0x20..=0x7e => text.push(char::from(byte)),
+            _ => text.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    text.push('\'');
+    if value.len() > MAX_RAW_BYTES {
+        text.push_str(&format!(" … ({} bytes)", value.len()));
+    }
+    text
+}
+
 /// How a result-stream entry ended, in words.
 pub fn result_kind(entry: &ResultEntry) -> &'static str {
     match entry.kind {
@@ -233,5 +263,18 @@ mod tests {
         assert_eq!(plain.day, None);
         assert_eq!(summary(&plain), "5");
         assert!(return_value(b"\x80garbage", Serializer::Pickle).is_err());
+    }
+
+    #[test]
+    fn raw_fields_read_as_text() {
+        assert_eq!(field_text("status", b"failed"), "failed");
+        assert_eq!(
+            field_text("result", b"\x80\x05K\x05.'"),
+            "b'\\x80\\x05K\\x05.\\''"
+        );
+        // RQ's zlib'd exc_info, here of nothing (what its requeue writes).
+        assert_eq!(field_text("exc_info", b"x\x9c\x03\x00\x00\x00\x00\x01"), "");
+        let long = field_text("result", &[0xff; 5000]);
+        assert!(long.ends_with("… (5000 bytes)"), "{long:.40}");
     }
 }

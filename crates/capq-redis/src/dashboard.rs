@@ -8,7 +8,7 @@
 //! registry's size: ranges are taken by rank (`ZRANGE`/`LRANGE` with offsets), never by
 //! reading a whole registry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use capq_core::time::epoch_seconds;
@@ -474,6 +474,61 @@ impl Redis {
             .collect())
     }
 
+    /// Which of `jobs` (id, queue) have an entry in their queue's started registry
+    /// (`<id>:<execution>` as RQ 2.x and capq write it, or RQ 1.x's bare `<id>`). A worker whose
+    /// `current_job` is not there is not running it: the job ended, or never started, and there
+    /// is nothing to stop. Costs one round trip plus a `ZSCAN` per job, over a registry that
+    /// holds only the jobs running or claimed now.
+    pub async fn in_started_registry(&self, jobs: &[(String, String)]) -> Result<HashSet<String>> {
+        let mut found = HashSet::new();
+        if jobs.is_empty() {
+            return Ok(found);
+        }
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        for (id, queue) in jobs {
+            pipe.zscore(keys::started(queue), id);
+        }
+        let bare: Vec<Option<f64>> = pipe
+            .query_async(&mut conn)
+            .await
+            .map_err(Error::redis("look up started jobs"))?;
+        for ((id, queue), score) in jobs.iter().zip(bare) {
+            if score.is_some() {
+                found.insert(id.clone());
+                continue;
+            }
+            let pattern = format!("{}:*", glob_escape(id));
+            let mut cursor = 0u64;
+            loop {
+                let (next, page): (u64, Vec<String>) = redis::cmd("ZSCAN")
+                    .arg(keys::started(queue))
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(500)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(Error::redis("look up started jobs"))?;
+                // Members and scores alternate; a member `<id>:<execution>` names this job only
+                // if what precedes its last colon is the id (`a:*` also matches `a:b:<exec>`).
+                let running = page
+                    .iter()
+                    .step_by(2)
+                    .any(|member| member.rsplit_once(':').is_some_and(|(of, _)| of == id));
+                if running {
+                    found.insert(id.clone());
+                }
+                if running || next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(found)
+    }
+
     /// Answers when the server does (the dashboard's readiness check).
     pub async fn ping(&self) -> Result<()> {
         let _: String = redis::cmd("PING")
@@ -491,6 +546,18 @@ impl Redis {
             .await
             .map_err(Error::redis("look up the queue"))
     }
+}
+
+/// `text` as a Redis glob pattern that matches only itself.
+fn glob_escape(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^' | '-') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern
 }
 
 /// Started-registry members are `<job id>:<execution id>`.

@@ -1,12 +1,18 @@
 //! Reading the state of queues, workers and jobs, for `capq info`, `capq failed` and the
 //! dashboard. Reads only: nothing here changes state (unlike `rq info`, which runs RQ's
 //! registry cleanup as a side effect).
+//!
+//! RQ stores error texts zlib-compressed: a result's `exc_string` (base64 of zlib) and the
+//! job hash's legacy `exc_info` (zlib; RQ 2.x still writes it when a job is saved after a
+//! failure, or requeued). [`error_text`] inflates them for reading, within a size limit.
 
 use std::collections::HashMap;
+use std::io::Read;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use capq_core::payload::{Call, decompress};
+use capq_core::payload::Call;
+use flate2::read::ZlibDecoder;
 use redis::AsyncCommands;
 
 use crate::broker::{hash_pairs, text};
@@ -143,6 +149,8 @@ pub struct JobInfo {
     pub recoveries: u64,
     pub retries_left: Option<u64>,
     pub group: String,
+    /// The legacy `exc_info` field as text (see [`error_text`]), if the hash has one.
+    pub exc_info: Option<String>,
     /// The latest result-stream entry.
     pub latest: Option<ResultEntry>,
     /// All hash fields, raw, for detail views.
@@ -366,11 +374,70 @@ pub(crate) fn result_entry(entry: redis::Value) -> Option<ResultEntry> {
             .map(|w| String::from_utf8_lossy(&w).into_owned())
             .unwrap_or_default(),
         return_value: get("return_value").and_then(decode64),
-        error: get("exc_string").and_then(decode64).map(|z| {
-            let raw = decompress(&z).ok().flatten().unwrap_or(z);
-            String::from_utf8_lossy(&raw).into_owned()
-        }),
+        error: get("exc_string").and_then(decode64).map(|z| error_text(&z)),
     })
+}
+
+/// The most bytes of one stored error text kept for reading; the rest is cut, with a note.
+/// Tracebacks are a few KiB; this bounds memory whatever a job's hash holds.
+pub const MAX_ERROR_TEXT: usize = 256 << 10;
+
+/// Whether `data` starts like a zlib stream: a deflate CMF byte whose 16-bit header is a
+/// multiple of 31.
+fn looks_like_zlib(data: &[u8]) -> bool {
+    match data {
+        [cmf, flg, ..] => cmf & 0x0f == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0,
+        _ => false,
+    }
+}
+
+/// At most [`MAX_ERROR_TEXT`] bytes of `bytes` as text (invalid UTF-8 replaced), with a note
+/// when more was cut.
+fn bounded_text(mut bytes: Vec<u8>, more: bool) -> String {
+    let cut = more || bytes.len() > MAX_ERROR_TEXT;
+    bytes.truncate(MAX_ERROR_TEXT);
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if cut {
+        text.push_str(&format!(
+            "\n… (cut here: the error is longer than {} KiB)",
+            MAX_ERROR_TEXT >> 10
+        ));
+    }
+    text
+}
+
+/// The first bytes of `stored`, one more than [`bounded_text`] keeps (so it sees the cut).
+fn prefix(stored: &[u8]) -> Vec<u8> {
+    stored[..stored.len().min(MAX_ERROR_TEXT + 1)].to_vec()
+}
+
+/// The text of an error RQ stored zlib-compressed (`exc_string`, once base64-decoded, or
+/// `exc_info`): inflated, at most [`MAX_ERROR_TEXT`] bytes of it, read as UTF-8 with invalid
+/// bytes replaced. Data that is not zlib is taken as the text itself; zlib data that ends early
+/// gives what it holds and says so; zlib data that cannot be inflated at all is described,
+/// never shown as raw bytes.
+pub fn error_text(stored: &[u8]) -> String {
+    if !looks_like_zlib(stored) {
+        return bounded_text(prefix(stored), false);
+    }
+    let mut text = Vec::new();
+    let mut decoder = ZlibDecoder::new(stored).take(MAX_ERROR_TEXT as u64 + 1);
+    match decoder.read_to_end(&mut text) {
+        Ok(_) => bounded_text(text, false),
+        // A text that happens to start like zlib ("x^…") is still a text: real zlib data is
+        // never valid UTF-8 (its usual second byte, 0x9c, cannot start a character).
+        Err(_) if std::str::from_utf8(stored).is_ok() => bounded_text(prefix(stored), false),
+        // `read_to_end` keeps what it inflated before the stream broke off.
+        Err(_) if !text.is_empty() => {
+            let mut text = bounded_text(text, false);
+            text.push_str("\n… (cut short: the stored error's zlib data ends early)");
+            text
+        }
+        Err(_) => format!(
+            "({} bytes of zlib data that cannot be inflated)",
+            stored.len()
+        ),
+    }
 }
 
 fn job_info(id: &str, fields: Vec<(String, Vec<u8>)>, latest: Option<ResultEntry>) -> JobInfo {
@@ -401,7 +468,67 @@ fn job_info(id: &str, fields: Vec<(String, Vec<u8>)>, latest: Option<ResultEntry
         recoveries: get("capq_recoveries").parse().unwrap_or(0),
         retries_left: get("retries_left").parse().ok(),
         group: get("group_id"),
+        exc_info: fields
+            .iter()
+            .find(|(k, _)| k == "exc_info")
+            .map(|(_, value)| error_text(value)),
         latest,
         fields,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::Compression;
+    use flate2::write::ZlibEncoder;
+
+    use super::*;
+
+    fn zlib(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(bytes).expect("write to a Vec");
+        encoder.finish().expect("finish")
+    }
+
+    #[test]
+    fn error_texts_are_inflated() {
+        let traceback = "Traceback (most recent call last):\n  File \"x.py\"\nRuntimeError: boom é";
+        assert_eq!(error_text(&zlib(traceback.as_bytes())), traceback);
+        // What RQ's requeue leaves in `exc_info`: zlib of nothing.
+        assert_eq!(error_text(&zlib(b"")), "");
+        // Texts stored without compression are read as they are, even when they start like
+        // zlib.
+        assert_eq!(error_text(b"plain error"), "plain error");
+        assert_eq!(error_text(b"x^2 is negative"), "x^2 is negative");
+        assert_eq!(error_text(b""), "");
+    }
+
+    #[test]
+    fn broken_or_huge_error_texts_stay_readable_and_bounded() {
+        let whole = zlib("line of a long traceback\n".repeat(2000).as_bytes());
+        let short = error_text(&whole[..whole.len() / 2]);
+        assert!(
+            short.starts_with("line of a long traceback\n"),
+            "{short:.80}"
+        );
+        assert!(short.ends_with("zlib data ends early)"), "{short:.80}");
+        let garbage = [0x78, 0x9c, 0xff, 0xfe, 0x00, 0x01, 0x80];
+        assert_eq!(
+            error_text(&garbage),
+            "(7 bytes of zlib data that cannot be inflated)"
+        );
+        // 64 MiB of text in 64 KiB of zlib: only the first 256 KiB are inflated.
+        let bomb = zlib(&vec![b'a'; 64 << 20]);
+        let text = error_text(&bomb);
+        assert!(text.len() < MAX_ERROR_TEXT + 100, "{}", text.len());
+        assert!(
+            text.ends_with("longer than 256 KiB)"),
+            "{}",
+            &text[text.len() - 60..]
+        );
+        let raw = error_text(&vec![b'b'; MAX_ERROR_TEXT * 2]);
+        assert!(raw.len() < MAX_ERROR_TEXT + 100);
     }
 }

@@ -2,13 +2,14 @@
 //! (the full text is on the job's page), paginated on the server; requeue or delete one, the
 //! ticked ones, or requeue them all.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 
 use super::{JobRow, ListKind, Nav, PageAt, PageCtx, Paging, job_table, layout, pager};
 use crate::error::Result;
+use crate::extract::QueryParams;
 use crate::format;
 use crate::state::AppState;
 
@@ -61,7 +62,7 @@ pub async fn load(state: &AppState, query: &FailedQuery) -> Result<FailedPage> {
 /// `GET /failed`.
 pub async fn page(
     State(state): State<AppState>,
-    Query(query): Query<FailedQuery>,
+    QueryParams(query): QueryParams<FailedQuery>,
     ctx: PageCtx,
 ) -> Result<Response> {
     let failed = load(&state, &query).await?;

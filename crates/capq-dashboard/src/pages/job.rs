@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use capq_redis::{JobInfo, ResultEntry};
 use maud::{Markup, html};
@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::{JobRow, Nav, PageCtx, badge, layout, queue_url, row_actions, when};
 use crate::error::{Error, Result};
+use crate::extract::PathParams;
 use crate::format;
 use crate::state::AppState;
 use crate::values::{self, Arguments, ReturnValue};
@@ -79,10 +80,13 @@ pub struct JobDetail {
     /// The batch (RQ group) it belongs to.
     pub batch: String,
     pub meta: Option<serde_json::Value>,
+    /// The job hash's legacy `exc_info`, inflated: the error where a job has no result entry
+    /// saying why it failed (RQ before 2.0; entries that expired).
+    pub exc_info: Option<String>,
     /// The latest outcome, and all of them newest first.
     pub result: Option<Outcome>,
     pub history: Vec<Outcome>,
-    /// Every hash field but the payload, as text.
+    /// Every hash field but the payload, as text (see `values::field_text`).
     pub fields: BTreeMap<String, String>,
     pub suspended: bool,
 }
@@ -144,13 +148,14 @@ pub async fn load(state: &AppState, id: &str) -> Result<JobDetail> {
         worker: job.worker_name.clone(),
         batch: job.group.clone(),
         meta: values::meta(&job),
+        exc_info: job.exc_info.clone().filter(|text| !text.is_empty()),
         result: history.first().cloned(),
         history,
         fields: job
             .fields
             .iter()
             .filter(|(name, _)| name != "data" && name != "meta")
-            .map(|(name, value)| (name.clone(), String::from_utf8_lossy(value).into_owned()))
+            .map(|(name, value)| (name.clone(), values::field_text(name, value)))
             .collect(),
         suspended,
     })
@@ -159,7 +164,7 @@ pub async fn load(state: &AppState, id: &str) -> Result<JobDetail> {
 /// `GET /jobs/<id>`.
 pub async fn page(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
     ctx: PageCtx,
 ) -> Result<Response> {
     let job = load(&state, &id).await?;
@@ -252,6 +257,11 @@ fn render(ctx: &PageCtx, j: &JobDetail) -> Markup {
                 div.panel #result {
                     h2 { "Result " (badge(result.kind)) " " small { (format::utc(result.at)) @if !result.worker.is_empty() { " on " (result.worker) } } }
                     (outcome(result))
+                }
+            } @else if let Some(error) = &j.exc_info {
+                div.panel #result {
+                    h2 { "Error " small { "from the job's " code { "exc_info" } } }
+                    pre.error-text { (error) }
                 }
             } @else {
                 div.panel #result {

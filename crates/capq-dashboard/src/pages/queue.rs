@@ -3,7 +3,7 @@
 //! the actions that fit: cancel or delete waiting jobs, stop running ones, requeue failures,
 //! empty the queue.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use capq_redis::Registry;
 use maud::{Markup, html};
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::overview::QueueSummary;
 use super::{JobRow, ListKind, Nav, PageAt, PageCtx, Paging, action, job_table, layout, pager};
 use crate::error::{Error, Result};
+use crate::extract::{PathParams, QueryParams};
 use crate::format;
 use crate::state::AppState;
 
@@ -97,8 +98,8 @@ pub async fn load(state: &AppState, queue: &str, query: &QueueQuery) -> Result<Q
 /// `GET /queues/<name>`.
 pub async fn page(
     State(state): State<AppState>,
-    Path(queue): Path<String>,
-    Query(query): Query<QueueQuery>,
+    PathParams(queue): PathParams<String>,
+    QueryParams(query): QueryParams<QueueQuery>,
     ctx: PageCtx,
 ) -> Result<Response> {
     let page = load(&state, &queue, &query).await?;

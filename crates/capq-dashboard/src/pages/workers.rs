@@ -1,5 +1,9 @@
 //! `/workers`: every live worker (capq's and Python RQ's alike, both write RQ's worker hash):
 //! its state, current job, heartbeat age, successes and failures, uptime and working time.
+//!
+//! "Stop job" is offered only for a job the worker is running now: the worker says `busy` and
+//! the job is in its queue's started registry. A worker hash can name a `current_job` that has
+//! ended (a worker that did not clear it), and stopping that would be refused anyway.
 
 use std::collections::HashMap;
 
@@ -25,6 +29,9 @@ pub struct WorkerRow {
     pub queues: Vec<String>,
     pub current_job: Option<String>,
     pub current_description: Option<String>,
+    /// Whether the worker is running `current_job` now: it is busy and the job is in its
+    /// queue's started registry. Only then can the job be stopped.
+    pub running: bool,
     pub pid: String,
     pub hostname: String,
     pub version: String,
@@ -56,6 +63,11 @@ pub async fn load(state: &AppState) -> Result<Workers> {
         .filter_map(|w| w.current_job.clone())
         .collect();
     let jobs = state.read(redis.jobs(&current)).await?;
+    let origins: Vec<(String, String)> = jobs
+        .iter()
+        .map(|job| (job.id.clone(), job.queue.clone()))
+        .collect();
+    let started = state.read(redis.in_started_registry(&origins)).await?;
     let descriptions: HashMap<String, String> = jobs
         .into_iter()
         .map(|job| (job.id, job.description))
@@ -66,6 +78,10 @@ pub async fn load(state: &AppState) -> Result<Workers> {
             let birth = format::epoch_of(&w.birth);
             let heartbeat = format::epoch_of(&w.last_heartbeat);
             WorkerRow {
+                running: w.state == "busy"
+                    && w.current_job
+                        .as_ref()
+                        .is_some_and(|id| started.contains(id)),
                 current_description: w
                     .current_job
                     .as_ref()
@@ -132,6 +148,9 @@ fn render(ctx: &PageCtx, w: &Workers) -> Markup {
                                 td.desc {
                                     @if let Some(job) = &worker.current_job {
                                         a.mono href=(job_url(job)) { (format::truncate(job, 40)) }
+                                        @if !worker.running {
+                                            " " span.muted.not-running { "(not running)" }
+                                        }
                                         @if let Some(description) = &worker.current_description {
                                             br; span title=(description) { (format::truncate(description, 100)) }
                                         }
@@ -148,7 +167,7 @@ fn render(ctx: &PageCtx, w: &Workers) -> Markup {
                                 td { (format::duration(worker.total_working_time)) }
                                 td.muted { (worker.pid) " · " (worker.hostname) " · " (worker.version) }
                                 td.actions {
-                                    @if let Some(job) = &worker.current_job {
+                                    @if let (Some(job), true) = (&worker.current_job, worker.running) {
                                         (action(ctx, &format!("{}/stop", job_url(job)), "Stop job",
                                             &format!("Stop job {} on worker {}?", format::truncate(job, 40), worker.name), "danger", &[]))
                                     }

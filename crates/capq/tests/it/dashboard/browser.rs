@@ -1,6 +1,6 @@
 //! The dashboard in a real browser: Debian's chromium, headless, driven through chromedriver by
 //! fantoccini, against a real `capq dashboard` process, a busy worker and a failed job whose
-//! argument is markup.
+//! argument is markup; and logging in with `next` targets that try to lead off the site.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -23,6 +23,51 @@ impl Drop for Driver {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+impl Driver {
+    /// Starts chromedriver on a free port and waits until it listens.
+    fn start() -> (Driver, u16) {
+        let port = free_port();
+        let driver = Driver(
+            Command::new("/usr/bin/chromedriver")
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("chromedriver starts (scripts/setup-test-env installs it)"),
+        );
+        eventually("chromedriver to listen", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        (driver, port)
+    }
+}
+
+/// A headless chromium session through the chromedriver on `driver_port`, with its own profile.
+async fn chromium(driver_port: u16, profile: &std::path::Path) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--window-size=1280,1100",
+                // No name resolves but the dashboard's address: a page that tries to leave for
+                // another site fails at once instead of waiting on DNS.
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    ClientBuilder::rustls()
+        .expect("TLS roots")
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("a chromium session")
 }
 
 /// A GET over a plain socket: the status code, or `None` while nothing listens.
@@ -77,18 +122,7 @@ fn overview_failure_and_requeue_in_chromium() {
         http_status(port, "/healthz") == Some(200)
     });
 
-    let driver_port = free_port();
-    let driver = Driver(
-        Command::new("/usr/bin/chromedriver")
-            .arg(format!("--port={driver_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts (scripts/setup-test-env installs it)"),
-    );
-    eventually("chromedriver to listen", Duration::from_secs(20), || {
-        TcpStream::connect(("127.0.0.1", driver_port)).is_ok()
-    });
+    let (driver, driver_port) = Driver::start();
     let profile = tempfile::tempdir().expect("temp dir");
     let screenshot =
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-overview.png");
@@ -99,25 +133,7 @@ fn overview_failure_and_requeue_in_chromium() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".to_owned(),
-            serde_json::json!({
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--window-size=1280,1100",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-            }),
-        );
-        let client = ClientBuilder::rustls()
-            .expect("TLS roots")
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{driver_port}"))
-            .await
-            .expect("a chromium session");
+        let client = chromium(driver_port, profile.path()).await;
         let base = format!("http://127.0.0.1:{port}");
 
         // The overview while the worker is busy.
@@ -144,7 +160,10 @@ fn overview_failure_and_requeue_in_chromium() {
         std::fs::write(&screenshot, &png).expect("write the screenshot");
 
         // The failure, its argument shown as text and never run.
-        client.goto(&format!("{base}/failed")).await.expect("failed page");
+        client
+            .goto(&format!("{base}/failed"))
+            .await
+            .expect("failed page");
         let table = wait_for_text(&client, "table.jobs", SCRIPT, Duration::from_secs(5)).await;
         assert!(table.contains("capq.fail"), "{table}");
         assert!(client.get_alert_text().await.is_err(), "an alert opened");
@@ -152,11 +171,17 @@ fn overview_failure_and_requeue_in_chromium() {
             .execute("return document.querySelectorAll('script').length;", vec![])
             .await
             .expect("count scripts");
-        assert_eq!(scripts, serde_json::json!(1), "only the dashboard's own script");
+        assert_eq!(
+            scripts,
+            serde_json::json!(1),
+            "only the dashboard's own script"
+        );
 
         // Requeue it: the browser asks, we confirm, the page comes back saying so.
         let button = client
-            .find(Locator::Css(&format!("form[action=\"/jobs/{failed}/requeue\"] button")))
+            .find(Locator::Css(&format!(
+                "form[action=\"/jobs/{failed}/requeue\"] button"
+            )))
             .await
             .expect("the requeue button");
         button.click().await.expect("click");
@@ -164,7 +189,10 @@ fn overview_failure_and_requeue_in_chromium() {
         assert!(question.starts_with("Requeue job"), "{question}");
         client.accept_alert().await.expect("confirm");
         wait_for_text(&client, ".flash", "Requeued job", Duration::from_secs(10)).await;
-        client.goto(&format!("{base}/jobs/{failed}")).await.expect("job page");
+        client
+            .goto(&format!("{base}/jobs/{failed}"))
+            .await
+            .expect("job page");
         wait_for_text(&client, "h1 .badge", "queued", Duration::from_secs(5)).await;
         client.close().await.expect("close the session");
     });
@@ -177,5 +205,102 @@ fn overview_failure_and_requeue_in_chromium() {
         "a {}-byte screenshot is blank",
         png.len()
     );
+    drop(dashboard);
+}
+
+#[test]
+fn logging_in_with_a_hostile_next_stays_on_the_dashboard() {
+    let redis = RedisServer::start();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let dashboard = spawn_capq(
+        &[
+            "dashboard",
+            "--url",
+            &redis.url(),
+            "--bind",
+            &bind,
+            "--token",
+            "s3cret",
+        ],
+        &[],
+    );
+    eventually("the dashboard to answer", Duration::from_secs(20), || {
+        http_status(port, "/healthz") == Some(200)
+    });
+    let (driver, driver_port) = Driver::start();
+    let profile = tempfile::tempdir().expect("temp dir");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let client = chromium(driver_port, profile.path()).await;
+        let base = format!("http://127.0.0.1:{port}");
+        // Each as an attacker's link would carry it; the last is a guarded path the 401 login
+        // form is shown for.
+        let links = [
+            "/login?next=/%09/evil.example",
+            "/login?next=//evil.example",
+            "/login?next=/%5Cevil.example",
+            "/login?next=%5C/evil.example",
+            "/login?next=%2F%2Fevil.example",
+            "/login?next=/%0D%0A/evil.example",
+            "/login?next=/%0d%0aSet-Cookie:x",
+            "/login?next=javascript:alert(1)",
+            "/login?next=https://evil.example/",
+            "//evil.example",
+        ];
+        for link in links {
+            client.delete_all_cookies().await.expect("log out");
+            client
+                .goto(&format!("{base}{link}"))
+                .await
+                .expect("the login form");
+            let token = client
+                .wait()
+                .at_most(Duration::from_secs(10))
+                .for_element(Locator::Css("#token"))
+                .await
+                .unwrap_or_else(|e| panic!("{link}: no login form: {e}"));
+            token.send_keys("s3cret").await.expect("type the token");
+            client
+                .find(Locator::Css("form[action=\"/login\"] button[type=submit]"))
+                .await
+                .expect("the log-in button")
+                .click()
+                .await
+                .expect("log in");
+            // Wait for the overview (or wherever the browser went) to load.
+            let deadline = Instant::now() + Duration::from_secs(15);
+            let url = loop {
+                let url = client.current_url().await.expect("the URL");
+                let loaded = client
+                    .execute("return document.readyState;", vec![])
+                    .await
+                    .ok();
+                let left = url.host_str() != Some("127.0.0.1");
+                if left || (url.path() != "/login" && loaded == Some(serde_json::json!("complete")))
+                {
+                    break url;
+                }
+                // (Before the fix, chromium's CSP `form-action 'self'` blocked the redirect to
+                // the other site, so the browser stayed here.)
+                assert!(
+                    Instant::now() < deadline,
+                    "{link}: never reached the overview, still at {url}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            assert_eq!(
+                url.origin().ascii_serialization(),
+                base,
+                "{link} led the browser to {url}"
+            );
+            assert_eq!(url.path(), "/", "{link} led the browser to {url}");
+        }
+        client.close().await.expect("close the session");
+    });
+    drop(driver);
     drop(dashboard);
 }

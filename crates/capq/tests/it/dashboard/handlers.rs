@@ -502,3 +502,81 @@ fn the_depth_history_survives_a_restart_and_is_shared() {
     b.block_on(b.state.sample()).expect("sample");
     assert_eq!(redis.command(&["ZCARD", "capq:depth"]).int(), Some(1));
 }
+
+#[test]
+fn stop_job_is_offered_only_for_a_job_being_run() {
+    let redis = RedisServer::start();
+    let app = App::new(&redis, None);
+    let done = app.enqueue("default", "capq.noop", vec![]);
+    drain(&redis, "default");
+    assert_eq!(app.status(&done), "finished");
+    // A running job on a real worker: busy, in the started registry, stoppable.
+    let sleeper = app.enqueue("slow", "capq.sleep", vec![Value::Int(60)]);
+    let _worker = spawn_worker(&redis, None, &["--queues", "slow", "--name", "runner"]);
+    eventually("the job to start", Duration::from_secs(20), || {
+        app.status(&sleeper) == "started"
+    });
+    eventually("the worker to show it", Duration::from_secs(20), || {
+        app.get("/api/workers").json()["workers"]
+            .as_array()
+            .is_some_and(|w| w.iter().any(|w| w["current_job"] == sleeper.as_str()))
+    });
+    // The states a worker that does not clear `current_job` leaves behind: busy with a
+    // finished job, idle with one, and busy with a job that is gone.
+    let ghosts = [
+        ("ghost-busy", "busy", done.as_str()),
+        ("ghost-idle", "idle", done.as_str()),
+        ("ghost-gone", "busy", "no-such-job"),
+    ];
+    for (name, state, job) in ghosts {
+        let key = format!("rq:worker:{name}");
+        redis.command(&["SADD", "rq:workers", &key]);
+        redis.command(&[
+            "HSET",
+            &key,
+            "state",
+            state,
+            "current_job",
+            job,
+            "queues",
+            "default",
+            "last_heartbeat",
+            "2030-01-01T00:00:00.000000Z",
+        ]);
+    }
+
+    let workers = app.get("/api/workers").json();
+    let running = |name: &str| {
+        workers["workers"]
+            .as_array()
+            .and_then(|all| all.iter().find(|w| w["name"] == name))
+            .map(|w| w["running"].clone())
+    };
+    assert_eq!(
+        running("runner"),
+        Some(serde_json::json!(true)),
+        "{workers}"
+    );
+    for (name, _, _) in ghosts {
+        assert_eq!(
+            running(name),
+            Some(serde_json::json!(false)),
+            "{name}: {workers}"
+        );
+    }
+    let page = app.get("/workers").body;
+    let stop_forms = page.matches("/stop\"").count();
+    assert_eq!(
+        stop_forms, 1,
+        "one Stop job button, for the running job:\n{page}"
+    );
+    assert!(
+        page.contains(&format!("action=\"/jobs/{sleeper}/stop\"")),
+        "{page}"
+    );
+    assert!(
+        !page.contains(&format!("action=\"/jobs/{done}/stop\"")),
+        "{page}"
+    );
+    assert!(page.contains("(not running)"), "{page}");
+}

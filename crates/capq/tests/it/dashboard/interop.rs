@@ -1,9 +1,13 @@
 //! A job enqueued by Python `rq` and one enqueued by `capq enqueue`, run by the same worker,
-//! read the same on the dashboard: function, decoded arguments, description, result.
+//! read the same on the dashboard: function, decoded arguments, description, result. Errors
+//! that RQ stores zlib-compressed read as text, whichever worker failed the job.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use axum::http::StatusCode;
 use capq_test_support::RedisServer;
-use capq_test_support::python::run_python_ok;
+use capq_test_support::python::{run_python_ok, venv_bin};
 
 use super::{App, drain};
 use crate::queue::{python_prelude, run_capq, write_python_modules};
@@ -116,4 +120,102 @@ fn python_rq_and_capq_enqueue_jobs_show_identically() {
         .collect();
     assert_eq!(results.len(), 2);
     assert!(!results[0].is_empty());
+}
+
+/// Runs Python RQ's own worker over `queue` until it is empty.
+fn drain_with_rq(redis: &RedisServer, modules: &Path, queue: &str) {
+    let output = Command::new(venv_bin("rq"))
+        .args(["worker", "--burst", "--url", &redis.url()])
+        .args(["--worker-class", "rq.worker.SimpleWorker", queue])
+        .current_dir(modules)
+        .env("PYTHONPATH", modules)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("rq worker runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn errors_rq_stores_compressed_read_as_text() {
+    let redis = RedisServer::start();
+    let modules = tempfile::tempdir().expect("temp dir");
+    write_python_modules(modules.path());
+    // A failure callback that saves the job, as user code may: RQ then writes the traceback
+    // into the hash's `exc_info`, zlib-compressed.
+    std::fs::write(
+        modules.path().join("hooks.py"),
+        "def save(job, connection, *exc_info):\n    job.meta['noticed'] = True\n    job.save()\n",
+    )
+    .expect("write hooks.py");
+    let prelude = python_prelude(&redis, modules.path());
+    let enqueue = format!(
+        "{prelude}import capq, hooks\nfrom rq import Callback\n\
+         py = Queue('python', connection=r).enqueue(capq.fail, 'python says boom')\n\
+         ours = Queue('capq', connection=r).enqueue(capq.fail, 'capq says boom')\n\
+         saved = Queue('sync', connection=r, is_async=False).enqueue(capq.fail, 'saved after failing', on_failure=Callback(hooks.save))\n\
+         print(json.dumps({{'py': py.id, 'ours': ours.id, 'saved': saved.id}}))\n"
+    );
+    let ids: serde_json::Value =
+        serde_json::from_str(run_python_ok(&enqueue, &[]).trim()).expect("ids");
+    let id = |name: &str| ids[name].as_str().expect("an id").to_owned();
+    let (py, ours, saved) = (id("py"), id("ours"), id("saved"));
+
+    // Each fails on its worker, is requeued through RQ's own API (which is what `rq requeue`
+    // and rq-dashboard call, and which writes a zlib'd `exc_info`), and fails again.
+    for round in 0..2 {
+        drain_with_rq(&redis, modules.path(), "python");
+        drain(&redis, "capq");
+        if round == 0 {
+            let requeue = format!(
+                "{prelude}for id in {:?}:\n    job = Job.fetch(id, connection=r)\n    assert job.get_status() == 'failed', job.get_status()\n    job.requeue()\n",
+                [&py, &ours]
+            );
+            run_python_ok(&requeue, &[]);
+        }
+    }
+    for id in [&py, &ours, &saved] {
+        assert_eq!(
+            redis
+                .command(&["HEXISTS", &format!("rq:job:{id}"), "exc_info"])
+                .int(),
+            Some(1),
+            "RQ wrote no exc_info for {id}"
+        );
+    }
+
+    let app = App::new(&redis, None);
+    for (id, message) in [
+        (&py, "python says boom"),
+        (&ours, "capq says boom"),
+        (&saved, "saved after failing"),
+    ] {
+        let detail = app.get(&format!("/api/jobs/{id}")).json();
+        assert_eq!(detail["status"], "failed", "{detail}");
+        let error = detail["result"]["error"].as_str().unwrap_or_default();
+        assert!(error.contains(message), "{id}: {detail}");
+        let exc_info = detail["fields"]["exc_info"].as_str().expect("exc_info");
+        assert!(
+            !exc_info.contains(['\u{fffd}', '\0', '\u{1}', '\u{3}']),
+            "{id}: exc_info shown as bytes: {exc_info:?}"
+        );
+        if id == &saved {
+            assert!(
+                exc_info.starts_with("Traceback (most recent call last):")
+                    && exc_info.contains("RuntimeError: saved after failing"),
+                "{exc_info:?}"
+            );
+            assert_eq!(detail["exc_info"].as_str(), Some(exc_info));
+        } else {
+            // RQ's requeue stores zlib of nothing.
+            assert_eq!(exc_info, "", "{id}");
+        }
+        let page = app.get(&format!("/jobs/{id}")).body;
+        assert!(page.contains(message), "{id}: {page}");
+        assert!(!page.contains('\u{fffd}'), "{id}: the page shows raw bytes");
+    }
 }

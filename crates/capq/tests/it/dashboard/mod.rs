@@ -1,16 +1,21 @@
 //! Tests of the web dashboard: its axum handlers called in-process against a real
-//! `redis-server` filled by real `capq worker` processes (`handlers.rs`), jobs enqueued by
-//! Python `rq` and by `capq enqueue` side by side (`interop.rs`), and Debian's chromium driven
-//! through chromedriver by fantoccini (`browser.rs`).
+//! `redis-server` filled by real `capq worker` processes (`handlers.rs`), hostile input
+//! (`hostile.rs`), throttling of wrong tokens over real sockets (`throttle.rs`), jobs enqueued
+//! and failed by Python `rq` and by capq side by side (`interop.rs`), and Debian's chromium
+//! driven through chromedriver by fantoccini (`browser.rs`).
 
 mod browser;
 mod handlers;
+mod hostile;
 mod interop;
+mod throttle;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use capq_core::payload::{Call, Serializer};
 use capq_pickle::Value;
@@ -63,6 +68,13 @@ impl Reply {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
     pub fn location(&self) -> Option<&str> {
         self.headers
             .get(header::LOCATION)
@@ -107,12 +119,19 @@ impl App {
         }
     }
 
-    /// Sends a request (addressed to a loopback `Host`, as a local browser's would be).
-    pub fn send(&self, mut request: Request<Body>) -> Reply {
+    /// Sends a request (addressed to a loopback `Host`, as a local browser's would be, from
+    /// 127.0.0.1 unless it says otherwise).
+    pub fn send(&self, request: Request<Body>) -> Reply {
+        self.send_from(SocketAddr::from(([127, 0, 0, 1], 50_000)), request)
+    }
+
+    /// Sends a request as if from `peer`, the address the listener would have seen.
+    pub fn send_from(&self, peer: SocketAddr, mut request: Request<Body>) -> Reply {
         request
             .headers_mut()
             .entry(header::HOST)
             .or_insert(header::HeaderValue::from_static("127.0.0.1:9181"));
+        request.extensions_mut().insert(ConnectInfo(peer));
         self.runtime.block_on(async {
             let response = self
                 .router
