@@ -5,10 +5,12 @@
 mod cluster;
 mod dashboard;
 mod deploy;
+mod messages;
 mod process;
 mod queue;
 mod reliability;
 mod run;
+mod worker_safety;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
