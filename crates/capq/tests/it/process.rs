@@ -470,3 +470,25 @@ fn an_old_mac_file_gives_a_short_error() {
     assert!(message.len() < 500, "{} bytes", message.len());
     assert!(message.contains("bare \\r"), "{message}");
 }
+
+#[test]
+fn a_closed_pipe_behind_dev_stdout_counts_as_success() {
+    // A real day's output (megabytes) into a pipe whose reader is gone, as with `| head`.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_capq"))
+        .args([
+            "process",
+            "--data",
+            testdata().join("data").to_str().unwrap(),
+            "--day",
+            "2016-11-24",
+            "--output",
+            "/dev/stdout",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let result = child.wait_with_output().unwrap();
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+}
