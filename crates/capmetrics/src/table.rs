@@ -89,8 +89,9 @@ impl<'a> Table<'a> {
             header_end -= 1;
         }
         table.header_line = header_start..header_end;
+        // The same after leading blank lines; a quoted header may hold a line break.
         let header_line = &data.as_bytes()[table.header_line.clone()];
-        if memchr(b'\r', header_line).is_some() {
+        if !table.in_scratch && memchr(b'\r', header_line).is_some() {
             return Err(table.bare_carriage_return(header_line));
         }
         table.header = (0..table.fields.len())
@@ -573,5 +574,19 @@ mod tests {
         assert!(rows("a,b\n").unwrap().is_empty());
         assert!(matches!(rows(""), Err(Error::NoHeader { .. })));
         assert!(matches!(rows("\n\n"), Err(Error::NoHeader { .. })));
+    }
+
+    #[test]
+    fn bare_carriage_returns_in_the_header_are_refused() {
+        for text in ["a,b\r1,2\r", "\n\na,b\r1,2\r3,4"] {
+            let err = rows(text).unwrap_err().to_string();
+            assert!(
+                err.contains("line 1") && err.contains("bare \\r"),
+                "{text:?}: {err}"
+            );
+        }
+        // A CRLF file whose quoted header name spans lines is fine.
+        let got = rows("\"a\r\nx\",b\r\n1,2\r\n").unwrap();
+        assert_eq!(got, [(3, vec!["1".into(), "2".into()])]);
     }
 }

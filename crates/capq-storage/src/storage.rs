@@ -78,11 +78,6 @@ impl Storage {
         self
     }
 
-    /// The prefixes writes are limited to, if they are.
-    pub fn allowed_outputs(&self) -> Option<&OutputAllowList> {
-        self.outputs.as_deref()
-    }
-
     /// `Ok` when [`put`](Storage::put) may write to `location`; otherwise an error naming the
     /// allowed prefixes. Tasks call it before doing any work; `put` checks again.
     pub fn check_output(&self, location: &Location) -> Result<(), StorageError> {
