@@ -108,7 +108,8 @@ impl Diagnostics {
 impl fmt::Display for Diagnostics {
     /// `24490 rows in, 20334 out; dropped: no_candidate_stop=12, merged_into_group=4100, ...`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} rows in, {} out", self.rows_in, self.rows_out)?;
+        let noun = if self.rows_in == 1 { "row" } else { "rows" };
+        write!(f, "{} {noun} in, {} out", self.rows_in, self.rows_out)?;
         let mut first = true;
         for (reason, n) in self.reasons().filter(|&(_, n)| n > 0) {
             f.write_str(if first { "; dropped: " } else { ", " })?;

@@ -121,7 +121,7 @@ pub fn compare(expected: &[u8], actual: &[u8]) -> Result<usize, Mismatch> {
 fn records(data: &[u8]) -> Result<Vec<Vec<String>>, crate::Error> {
     let input = Input::from_bytes("csv", data.to_vec())?;
     let mut table = Table::open(&input)?;
-    let mut records = vec![table.header().to_vec()];
+    let mut records = vec![table.header().iter().map(|h| h.to_string()).collect()];
     while let Some(row) = table.next_row_any_length()? {
         records.push((0..row.len()).map(|i| row.text(i).to_owned()).collect());
     }

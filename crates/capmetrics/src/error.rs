@@ -1,5 +1,11 @@
 //! The one error type of the crate. Every variant names the file and, where there is one, the
 //! line and column, because a person has to go and fix the data.
+//!
+//! Messages quote input text only as a short excerpt (see [`excerpt`]): a day's file can be a
+//! gigabyte on one line, and its error ends up in a job's `exc_string`, the worker's log and a
+//! terminal. Each message is complete on its own: a wrapped I/O error is part of the text and
+//! not also exposed as `source()`, so printers that walk the chain (anyhow's `{:#}`) say the
+//! cause once.
 
 use std::io;
 
@@ -8,17 +14,16 @@ use crate::date::Date;
 /// Something that stops a day from being processed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read {file}: {source}")]
-    Read {
-        file: String,
-        #[source]
-        source: io::Error,
-    },
+    #[error("cannot read {file}: {cause}")]
+    Read { file: String, cause: io::Error },
     #[error("{file}: corrupt or truncated gzip data ({detail})")]
     Gzip { file: String, detail: String },
+    #[error("{file}: gzip data that decompresses to more than {limit} bytes")]
+    TooLarge { file: String, limit: u64 },
     #[error("{file}: the file is empty; expected a header line")]
     NoHeader { file: String },
-    #[error("{file}, line 1: missing column `{column}` (the header has: {header})")]
+    /// `header` is the header line, already quoted by [`excerpt_of`].
+    #[error("{file}, line 1: missing column `{column}` (the header is {header})")]
     MissingColumn {
         file: String,
         column: &'static str,
@@ -37,7 +42,8 @@ pub enum Error {
         line: u64,
         column: String,
     },
-    #[error("{file}, line {line}, column `{column}`: {problem}: {value:?}")]
+    /// `value` is the cell, already quoted by [`excerpt`].
+    #[error("{file}, line {line}, column `{column}`: {problem}: {value}")]
     Field {
         file: String,
         line: u64,
@@ -63,12 +69,8 @@ pub enum Error {
     Cancelled,
     #[error("cannot fetch {file}: {detail}")]
     Fetch { file: String, detail: String },
-    #[error("cannot write {file}: {source}")]
-    Write {
-        file: String,
-        #[source]
-        source: io::Error,
-    },
+    #[error("cannot write {file}: {cause}")]
+    Write { file: String, cause: io::Error },
 }
 
 impl Error {
@@ -77,8 +79,8 @@ impl Error {
     pub fn is_input_error(&self) -> bool {
         match self {
             Error::Write { .. } | Error::Fetch { .. } | Error::Cancelled => false,
-            Error::Read { source, .. } => matches!(
-                source.kind(),
+            Error::Read { cause, .. } => matches!(
+                cause.kind(),
                 io::ErrorKind::NotFound
                     | io::ErrorKind::InvalidData
                     | io::ErrorKind::UnexpectedEof
@@ -94,16 +96,46 @@ impl Error {
     }
 }
 
-/// Shortens a field value for an error message, so one huge garbage field does not flood logs.
-pub(crate) fn excerpt(bytes: &[u8]) -> String {
-    const MAX: usize = 60;
-    let text = String::from_utf8_lossy(bytes);
-    if text.chars().count() <= MAX {
-        return text.into_owned();
+/// The most characters of input text an error message quotes.
+pub const EXCERPT_CHARS: usize = 80;
+
+/// Quotes input text for an error message: at most [`EXCERPT_CHARS`] characters, in double
+/// quotes with control characters escaped; longer text is cut, marked with `…` and followed by
+/// its full length, as in `"2016-11-25T23:34…" (1073741824 bytes)`. Only the quoted prefix is
+/// read, so the cost does not grow with the input.
+pub fn excerpt(bytes: &[u8]) -> String {
+    excerpt_of(bytes, EXCERPT_CHARS)
+}
+
+/// [`excerpt`] with a different length limit (a header line is worth quoting in full when it is
+/// of ordinary length).
+pub fn excerpt_of(bytes: &[u8], max_chars: usize) -> String {
+    let mut short = String::new();
+    let mut chars = 0;
+    let mut consumed = 0;
+    'chunks: for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if chars == max_chars {
+                break 'chunks;
+            }
+            short.push(c);
+            chars += 1;
+            consumed += c.len_utf8();
+        }
+        if !chunk.invalid().is_empty() {
+            if chars == max_chars {
+                break;
+            }
+            short.push(char::REPLACEMENT_CHARACTER);
+            chars += 1;
+            consumed += chunk.invalid().len();
+        }
     }
-    let mut short: String = text.chars().take(MAX).collect();
+    if consumed >= bytes.len() {
+        return format!("{short:?}");
+    }
     short.push('…');
-    short
+    format!("{short:?} ({} bytes)", bytes.len())
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -43,7 +43,7 @@ pub mod timestamp;
 pub use catalog::{Catalog, DayFiles, DayOutput};
 pub use date::{Date, parse_day_spec};
 pub use diagnostics::{Diagnostics, DropReason};
-pub use error::{Cancel, Error, Result};
+pub use error::{Cancel, Error, Result, excerpt};
 pub use input::Input;
 pub use process::process_day;
 pub use schedule::Schedule;

@@ -4,9 +4,15 @@
 //! `repr`), with `.0` on whole numbers, so values survive a round trip exactly. A file is never
 //! left half-written: output goes to a temporary file in the same folder, which is renamed into
 //! place only once it is complete.
+//!
+//! The rename is only ever done over a regular file (or nothing). An output path naming a FIFO
+//! or a character device (`/dev/null`, `/dev/stdout`, a pipe someone reads) is written into, so
+//! the device node stays; renaming over it would, as root, replace the system's `/dev/null`.
+//! A symbolic link is followed and its target written by the same rules, keeping the link.
 
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -57,15 +63,91 @@ pub(crate) fn push_text(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// Writes `contents` to `path` atomically: to a temporary sibling first, then renamed.
-/// Creates missing parent folders. On any error nothing is left at `path` or beside it.
+/// Writes `contents` to `path`, atomically when `path` is (or will be) a regular file.
+///
+/// - Nothing there, or a regular file: the bytes go to a temporary sibling, are synced, and the
+///   sibling is renamed over `path`. Missing parent folders are created. On any error nothing
+///   is left at `path` or beside it.
+/// - A FIFO or a character device (`/dev/null`, `/dev/stdout`, a pipe a reader has open): the
+///   bytes are written straight into it and it is never replaced. That write cannot be atomic,
+///   and opening a FIFO waits for a reader, as a shell redirection does.
+/// - A symbolic link: followed; the file it finally names is written by these same rules (a
+///   regular target is replaced atomically beside itself) and the link stays. A link to nothing
+///   is refused rather than creating its target, which could be anywhere.
+/// - A folder, a block device or a socket: refused with an error saying what it is.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
-    let err = |source| Error::Write {
+    let err = |cause| Error::Write {
         file: path.display().to_string(),
-        source,
+        cause,
     };
+    match destination(path).map_err(err)? {
+        Destination::Replace(target) => replace(&target, contents).map_err(err),
+        Destination::Stream => stream(path, contents).map_err(err),
+    }
+}
+
+/// How an output path is written.
+enum Destination {
+    /// A regular file (or nothing yet) at this path, replaced by rename.
+    Replace(PathBuf),
+    /// A FIFO or character device, written into.
+    Stream,
+}
+
+fn destination(path: &Path) -> io::Result<Destination> {
+    let entry = match fs::symlink_metadata(path) {
+        Ok(entry) => entry,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(Destination::Replace(path.to_path_buf()));
+        }
+        Err(e) => return Err(e),
+    };
+    let is_link = entry.file_type().is_symlink();
+    let target = if is_link {
+        match fs::metadata(path) {
+            Ok(target) => target,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "it is a symbolic link to nothing; refusing to create the file it names",
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        entry
+    };
+    let kind = target.file_type();
+    if kind.is_file() {
+        // Replace the link's target beside itself, so the link keeps pointing at the output.
+        let real = if is_link {
+            fs::canonicalize(path)?
+        } else {
+            path.to_path_buf()
+        };
+        return Ok(Destination::Replace(real));
+    }
+    if kind.is_fifo() || kind.is_char_device() {
+        return Ok(Destination::Stream);
+    }
+    let what = if kind.is_dir() {
+        "a folder"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Err(io::Error::other(format!(
+        "it is {what}; an output must be a regular file, a FIFO or a character device"
+    )))
+}
+
+/// The atomic path: a synced temporary sibling renamed over `path`.
+fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(err)?;
+        fs::create_dir_all(parent)?;
     }
     let temp = temp_path(path);
     let written = (|| {
@@ -74,11 +156,17 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
         file.sync_data()?;
         fs::rename(&temp, path)
     })();
-    if let Err(source) = written {
+    if written.is_err() {
         let _ = fs::remove_file(&temp);
-        return Err(err(source));
     }
-    Ok(())
+    written
+}
+
+/// Writes into an existing FIFO or device without creating, truncating or replacing it.
+fn stream(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut file = fs::OpenOptions::new().write(true).open(path)?;
+    file.write_all(contents)?;
+    file.flush()
 }
 
 fn temp_path(path: &Path) -> PathBuf {
@@ -143,5 +231,94 @@ mod tests {
         assert!(write_atomically(&blocked, b"z").is_err());
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn mkfifo(path: &Path) {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mkfifo {}", path.display());
+    }
+
+    #[test]
+    fn a_fifo_is_written_into_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out.csv");
+        mkfifo(&fifo);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs::read(fifo).unwrap())
+        };
+        write_atomically(&fifo, b"a,b\n1,2\n").unwrap();
+        // Checked before joining the reader, which would wait forever on a replaced FIFO.
+        let kind = fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo(), "still a FIFO: {kind:?}");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file beside it");
+        assert_eq!(reader.join().unwrap(), b"a,b\n1,2\n");
+    }
+
+    #[test]
+    fn dev_null_stays_a_character_device() {
+        use std::os::unix::fs::MetadataExt;
+        let before = fs::symlink_metadata("/dev/null").unwrap();
+        write_atomically(Path::new("/dev/null"), b"discarded").unwrap();
+        let after = fs::symlink_metadata("/dev/null").unwrap();
+        assert!(after.file_type().is_char_device());
+        assert_eq!((after.ino(), after.rdev()), (before.ino(), before.rdev()));
+    }
+
+    #[test]
+    fn a_symlink_keeps_pointing_at_its_atomically_replaced_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real/day.csv");
+        fs::create_dir_all(real.parent().unwrap()).unwrap();
+        fs::write(&real, b"old").unwrap();
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink("real/day.csv", &link).unwrap();
+        write_atomically(&link, b"new").unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&real).unwrap(), b"new");
+        let beside: Vec<_> = fs::read_dir(real.parent().unwrap()).unwrap().collect();
+        assert_eq!(beside.len(), 1, "no temporary file beside the target");
+        // A link to a FIFO streams into the FIFO.
+        let fifo = dir.path().join("pipe");
+        mkfifo(&fifo);
+        let to_fifo = dir.path().join("to-pipe.csv");
+        std::os::unix::fs::symlink(&fifo, &to_fifo).unwrap();
+        let reader = std::thread::spawn(move || fs::read(fifo).unwrap());
+        write_atomically(&to_fifo, b"piped").unwrap();
+        assert_eq!(reader.join().unwrap(), b"piped");
+    }
+
+    #[test]
+    fn dangling_links_folders_and_sockets_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("dangling.csv");
+        let elsewhere = dir.path().join("elsewhere/target.csv");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        let message = write_atomically(&link, b"x").unwrap_err().to_string();
+        assert!(message.contains("symbolic link to nothing"), "{message}");
+        assert!(!elsewhere.exists() && !elsewhere.parent().unwrap().exists());
+        let folder = dir.path().join("folder");
+        fs::create_dir(&folder).unwrap();
+        let message = write_atomically(&folder, b"x").unwrap_err().to_string();
+        assert!(message.contains("it is a folder"), "{message}");
+        let socket = dir.path().join("socket");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let message = write_atomically(&socket, b"x").unwrap_err().to_string();
+        assert!(message.contains("it is a socket"), "{message}");
+        assert!(
+            fs::symlink_metadata(&socket)
+                .unwrap()
+                .file_type()
+                .is_socket()
+        );
     }
 }

@@ -67,9 +67,11 @@ impl<'a> Positions<'a> {
         let c_lon = table.column("longitude")?;
         let c_headsign = table.column("trip_headsign")?;
 
+        // One slot per line, but no more than a file of the shortest possible rows (about 45
+        // bytes) could fill: a gigabyte of blank lines must not reserve 150 GB up front.
         let lines = memchr::memchr_iter(b'\n', input.bytes()).count() + 1;
         let mut positions = Positions {
-            rows: Vec::with_capacity(lines),
+            rows: Vec::with_capacity(lines.min(input.bytes().len() / 40 + 1)),
             input: table.text(),
             owned: String::new(),
             empty_trip_id: 0,

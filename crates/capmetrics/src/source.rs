@@ -62,18 +62,18 @@ impl DataSource for LocalDir {
         let entries = match std::fs::read_dir(&path) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => {
+            Err(cause) => {
                 return Err(Error::Read {
                     file: path.display().to_string(),
-                    source,
+                    cause,
                 });
             }
         };
         let mut names = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|source| Error::Read {
+            let entry = entry.map_err(|cause| Error::Read {
                 file: path.display().to_string(),
-                source,
+                cause,
             })?;
             if let Ok(name) = entry.file_name().into_string() {
                 names.push(name);
@@ -86,7 +86,7 @@ impl DataSource for LocalDir {
     fn read(&self, folder: &str, name: &str) -> Result<Option<Input>> {
         let path = self.root.join(folder).join(name);
         match Input::read(&path) {
-            Err(Error::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::Read { cause, .. }) if cause.kind() == std::io::ErrorKind::NotFound => {
                 Ok(None)
             }
             other => other.map(Some),

@@ -10,13 +10,19 @@
 //! front, so fields are plain `&str` slices afterwards. A line without a quote character, which
 //! is nearly every line, is split on commas in place with no copying. Lines with quotes take an
 //! RFC 4180 path (doubled quotes, commas and line breaks inside quotes) that unescapes into a
-//! scratch buffer. Blank lines are skipped and CRLF endings accepted.
+//! scratch buffer. Blank lines are skipped and CRLF endings accepted; a header holding a bare
+//! carriage return (old Mac line ends) is refused, since the whole file would read as one line.
+//!
+//! Errors quote at most a short excerpt of a cell or line, and the header's names are kept as
+//! slices of the input rather than copies, so a huge garbage file costs no more memory than its
+//! own bytes.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use memchr::{memchr, memchr_iter, memchr2};
 
-use crate::error::{Error, Result, excerpt};
+use crate::error::{Error, Result, excerpt, excerpt_of};
 use crate::input::Input;
 use crate::number::{Parsed, parse_decimal};
 
@@ -28,7 +34,10 @@ pub(crate) struct Table<'a> {
     at: usize,
     /// Line number (1-based) of the next byte at `at`.
     line: u64,
-    header: Vec<String>,
+    /// The column names, trimmed: slices of `data` unless the header needed unescaping.
+    header: Vec<Cow<'a, str>>,
+    /// The header line as it is in `data`, without its line end, for error messages.
+    header_line: Range<usize>,
     /// Field ranges of the current record, into `data` or into `scratch`.
     fields: Vec<Range<usize>>,
     scratch: String,
@@ -49,6 +58,7 @@ impl<'a> Table<'a> {
             at: 0,
             line: 1,
             header: Vec::new(),
+            header_line: 0..0,
             fields: Vec::new(),
             scratch: String::new(),
             in_scratch: false,
@@ -58,13 +68,41 @@ impl<'a> Table<'a> {
             table.at = 3;
         }
         table.restart_scan();
+        let header_start = table.at;
+        // Old Mac line ends make the whole file one line; say so before splitting it.
+        let first_line = {
+            let rest = &data.as_bytes()[header_start..];
+            let line = &rest[..memchr(b'\n', rest).unwrap_or(rest.len())];
+            line.strip_suffix(b"\r").unwrap_or(line)
+        };
+        if memchr(b'\r', first_line).is_some() {
+            return Err(table.bare_carriage_return(first_line));
+        }
         if table.read_record()?.is_none() {
             return Err(Error::NoHeader {
                 file: table.file.to_owned(),
             });
         }
+        let mut header_end = table.at.min(data.len());
+        while header_end > header_start && matches!(data.as_bytes()[header_end - 1], b'\n' | b'\r')
+        {
+            header_end -= 1;
+        }
+        table.header_line = header_start..header_end;
+        // The same after leading blank lines; a quoted header may hold a line break.
+        let header_line = &data.as_bytes()[table.header_line.clone()];
+        if !table.in_scratch && memchr(b'\r', header_line).is_some() {
+            return Err(table.bare_carriage_return(header_line));
+        }
         table.header = (0..table.fields.len())
-            .map(|i| table.field(i).trim().to_owned())
+            .map(|i| {
+                let range = table.fields[i].clone();
+                if table.in_scratch {
+                    Cow::Owned(table.scratch[range].trim().to_owned())
+                } else {
+                    Cow::Borrowed(data[range].trim())
+                }
+            })
             .collect();
         Ok(table)
     }
@@ -77,7 +115,10 @@ impl<'a> Table<'a> {
             .ok_or_else(|| Error::MissingColumn {
                 file: self.file.to_owned(),
                 column: name,
-                header: self.header.join(","),
+                header: excerpt_of(
+                    &self.data.as_bytes()[self.header_line.clone()],
+                    HEADER_EXCERPT_CHARS,
+                ),
             })
     }
 
@@ -87,7 +128,7 @@ impl<'a> Table<'a> {
     }
 
     /// The column names, in order.
-    pub(crate) fn header(&self) -> &[String] {
+    pub(crate) fn header(&self) -> &[Cow<'a, str>] {
         &self.header
     }
 
@@ -128,15 +169,6 @@ impl<'a> Table<'a> {
         }))
     }
 
-    fn field(&self, i: usize) -> &str {
-        let source = if self.in_scratch {
-            &self.scratch[..]
-        } else {
-            self.data
-        };
-        &source[self.fields[i].clone()]
-    }
-
     /// Splits the next non-blank record into `fields`. Returns its first line number, or
     /// `None` at the end of the data.
     ///
@@ -157,6 +189,9 @@ impl<'a> Table<'a> {
             let end = loop {
                 match self.structural.next() {
                     Some(p) if bytes[p] == b',' => {
+                        if self.fields.len() == MAX_FIELDS {
+                            return Err(self.too_many_fields(first_line));
+                        }
                         self.fields.push(field_start..p);
                         field_start = p + 1;
                     }
@@ -183,6 +218,26 @@ impl<'a> Table<'a> {
                 continue; // a blank line
             }
             return Ok(Some(first_line));
+        }
+    }
+
+    fn bare_carriage_return(&self, header: &[u8]) -> Error {
+        Error::Csv {
+            file: self.file.to_owned(),
+            line: 1,
+            detail: format!(
+                "the header {} holds a carriage return that does not end a line; lines must end \
+                 in \\n or \\r\\n, not in a bare \\r (old Mac line ends)",
+                excerpt(header)
+            ),
+        }
+    }
+
+    fn too_many_fields(&self, line: u64) -> Error {
+        Error::Csv {
+            file: self.file.to_owned(),
+            line,
+            detail: format!("more than {MAX_FIELDS} fields on one line"),
         }
     }
 
@@ -231,6 +286,9 @@ impl<'a> Table<'a> {
             if at_line_end && self.scratch.len() > field_start && self.scratch.ends_with('\r') {
                 self.scratch.pop();
             }
+            if self.fields.len() == MAX_FIELDS {
+                return Err(self.too_many_fields(first_line));
+            }
             self.fields.push(field_start..self.scratch.len());
             i += 1;
             if at_line_end {
@@ -242,6 +300,14 @@ impl<'a> Table<'a> {
         Ok(())
     }
 }
+
+/// The most fields a record may have. Real files have under twenty; the limit keeps a file of
+/// nothing but commas from costing 16 bytes of field ranges per byte of input.
+const MAX_FIELDS: usize = 4096;
+
+/// The most characters of a header line a "missing column" message quotes: real headers (up
+/// to about 90 characters) are shown whole.
+const HEADER_EXCERPT_CHARS: usize = 200;
 
 /// Yields the offsets of every `,`, `"` and `\n`, in order, eight bytes at a time.
 ///
@@ -326,11 +392,18 @@ fn utf8_error(input: &Input, offset: usize) -> Error {
     // The column is counted on the raw line; good enough unless quotes hide commas before it.
     let field = memchr_iter(b',', &bytes[line_start..offset]).count();
     let header_end = memchr(b'\n', bytes).unwrap_or(bytes.len());
-    let column = String::from_utf8_lossy(&bytes[..header_end])
-        .trim_start_matches('\u{feff}')
-        .split(',')
+    let header = bytes[..header_end]
+        .strip_prefix("\u{feff}".as_bytes())
+        .unwrap_or(&bytes[..header_end]);
+    // Only the one name is looked at (the header may be the whole, huge, file), and a name too
+    // long to be a real column is shown by its number instead.
+    let name = header
+        .split(|&b| b == b',')
         .nth(field)
-        .map_or_else(|| format!("#{}", field + 1), |name| name.trim().to_owned());
+        .filter(|name| name.len() <= crate::error::EXCERPT_CHARS)
+        .map(|name| String::from_utf8_lossy(name).trim().to_owned())
+        .filter(|name| !name.is_empty());
+    let column = name.unwrap_or_else(|| format!("#{}", field + 1));
     Error::Utf8 {
         file: input.name().to_owned(),
         line,
@@ -501,5 +574,19 @@ mod tests {
         assert!(rows("a,b\n").unwrap().is_empty());
         assert!(matches!(rows(""), Err(Error::NoHeader { .. })));
         assert!(matches!(rows("\n\n"), Err(Error::NoHeader { .. })));
+    }
+
+    #[test]
+    fn bare_carriage_returns_in_the_header_are_refused() {
+        for text in ["a,b\r1,2\r", "\n\na,b\r1,2\r3,4"] {
+            let err = rows(text).unwrap_err().to_string();
+            assert!(
+                err.contains("line 1") && err.contains("bare \\r"),
+                "{text:?}: {err}"
+            );
+        }
+        // A CRLF file whose quoted header name spans lines is fine.
+        let got = rows("\"a\r\nx\",b\r\n1,2\r\n").unwrap();
+        assert_eq!(got, [(3, vec!["1".into(), "2".into()])]);
     }
 }

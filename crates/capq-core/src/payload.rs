@@ -5,13 +5,17 @@
 //! not compressed. Decoding is defensive: sizes are capped before and after decompression, the
 //! pickle reader accepts built-in values only and never executes anything, and every way the
 //! data can be wrong becomes a [`PayloadError`] that fails the job with a clear message.
+//!
+//! A zlib header is only two bytes and some raw payloads match it by chance (a protocol-0
+//! pickle opening with `(S`), so data whose zlib stream is broken is still tried as raw data;
+//! only when that fails too is the job told that its zlib data is truncated or corrupt, which is
+//! what broken data with a zlib header almost always is.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use capq_pickle::Value;
-use flate2::Compression;
-use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
+use flate2::{Compression, Decompress, FlushDecompress, Status};
 
 /// The most `data` bytes a job may carry, compressed.
 pub const MAX_DATA: usize = 1 << 20;
@@ -43,6 +47,8 @@ pub enum PayloadError {
     TooLargeDecompressed,
     #[error("job data is neither a pickle nor JSON: {0}")]
     Undecodable(String),
+    #[error("job data is zlib-compressed, but {0}")]
+    BadZlib(String),
     #[error("job data is not a (function, instance, args, kwargs) tuple: {0}")]
     Shape(String),
     #[error("job data calls a method of an object instance; only plain functions are supported")]
@@ -55,8 +61,17 @@ impl Call {
         if data.len() > MAX_DATA {
             return Err(PayloadError::TooLarge { size: data.len() });
         }
-        let raw = decompress(data)?;
-        let raw = raw.as_deref().unwrap_or(data);
+        match inflate(data)? {
+            Inflated::Data(raw) => Call::decode_raw(&raw),
+            Inflated::NotZlib => Call::decode_raw(data),
+            // Raw data that merely looks like zlib decodes fine; otherwise the broken zlib
+            // stream is the story, not the pickle opcode its first byte happens to be.
+            Inflated::Broken(why) => Call::decode_raw(data).map_err(|_| PayloadError::BadZlib(why)),
+        }
+    }
+
+    /// Decodes uncompressed data: JSON if it starts with `[`, else a pickle.
+    fn decode_raw(raw: &[u8]) -> Result<Call, PayloadError> {
         let first = raw.iter().find(|b| !b.is_ascii_whitespace()).copied();
         let (value, serializer) = if first == Some(b'[') {
             let json: serde_json::Value = serde_json::from_slice(raw)
@@ -175,22 +190,71 @@ pub fn compress(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
-/// zlib-decompresses `data` if it is zlib; `Ok(None)` if it is not.
+/// zlib-decompresses `data` if it is zlib; `Ok(None)` if it is not, or if its zlib stream is
+/// broken (the caller then reads it as raw data).
 pub fn decompress(data: &[u8]) -> Result<Option<Vec<u8>>, PayloadError> {
+    match inflate(data)? {
+        Inflated::Data(out) => Ok(Some(out)),
+        Inflated::NotZlib | Inflated::Broken(_) => Ok(None),
+    }
+}
+
+/// What zlib made of some data.
+enum Inflated {
+    Data(Vec<u8>),
+    /// No zlib header.
+    NotZlib,
+    /// A zlib header, then a stream that is cut short or corrupt (why, for the message).
+    Broken(String),
+}
+
+fn inflate(data: &[u8]) -> Result<Inflated, PayloadError> {
     // A zlib stream starts with a CMF byte for deflate (0x?8) whose 16-bit header is a
     // multiple of 31; anything else is raw data.
     let is_zlib = data.len() >= 2
         && data[0] & 0x0f == 8
         && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0;
     if !is_zlib {
-        return Ok(None);
+        return Ok(Inflated::NotZlib);
     }
-    let mut out = Vec::new();
-    let mut decoder = ZlibDecoder::new(data).take(MAX_DECOMPRESSED as u64 + 1);
-    match decoder.read_to_end(&mut out) {
-        Ok(_) if out.len() > MAX_DECOMPRESSED => Err(PayloadError::TooLargeDecompressed),
-        Ok(_) => Ok(Some(out)),
-        Err(_) => Ok(None),
+    // Driven by hand rather than through a `Read` adapter, so that a stream that stops before
+    // its end (no final block, no checksum) is told apart from one that is complete.
+    let mut inflater = Decompress::new(true);
+    let mut out: Vec<u8> =
+        Vec::with_capacity(data.len().saturating_mul(4).clamp(64, MAX_DECOMPRESSED + 1));
+    loop {
+        if out.len() == out.capacity() {
+            if out.len() > MAX_DECOMPRESSED {
+                return Err(PayloadError::TooLargeDecompressed);
+            }
+            out.reserve_exact(out.capacity().min(MAX_DECOMPRESSED + 1 - out.len()));
+        }
+        let consumed = inflater.total_in() as usize;
+        let produced = out.len();
+        let status = match inflater.decompress_vec(
+            data.get(consumed..).unwrap_or_default(),
+            &mut out,
+            FlushDecompress::None,
+        ) {
+            Ok(status) => status,
+            Err(e) => {
+                return Ok(Inflated::Broken(format!(
+                    "the zlib stream is corrupt ({e})"
+                )));
+            }
+        };
+        if out.len() > MAX_DECOMPRESSED {
+            return Err(PayloadError::TooLargeDecompressed);
+        }
+        if status == Status::StreamEnd {
+            return Ok(Inflated::Data(out));
+        }
+        if inflater.total_in() as usize == consumed && out.len() == produced {
+            return Ok(Inflated::Broken(format!(
+                "the zlib stream is truncated (its {} bytes end before the stream does)",
+                data.len()
+            )));
+        }
     }
 }
 
@@ -318,5 +382,35 @@ mod tests {
             Call::decode(br#"["f", null, 3, {}]"#),
             Err(PayloadError::Shape(_))
         ));
+    }
+
+    #[test]
+    fn truncated_or_corrupt_zlib_says_so() {
+        let data = call().encode();
+        for cut in [data.len() - 1, data.len() - 5, data.len() / 2, 3] {
+            let err = Call::decode(&data[..cut]).unwrap_err();
+            assert!(matches!(err, PayloadError::BadZlib(_)), "{cut}: {err:?}");
+            let message = err.to_string();
+            assert!(
+                message.contains("zlib") && message.contains("truncated"),
+                "{cut}: {message}"
+            );
+            assert!(!message.contains("opcode"), "{message}");
+        }
+        let mut corrupt = data.clone();
+        let last = corrupt.len() - 1;
+        corrupt[last] ^= 0xff; // the checksum
+        let message = Call::decode(&corrupt).unwrap_err().to_string();
+        assert!(message.contains("zlib stream is corrupt"), "{message}");
+        assert!(matches!(decompress(&data[..data.len() / 2]), Ok(None)));
+    }
+
+    #[test]
+    fn raw_data_that_only_looks_like_zlib_still_decodes() {
+        // A protocol-0 pickle opening with `(S` has a valid zlib header by chance.
+        let raw = b"(S'capq.noop'\nN(t(dt.";
+        assert_eq!((u16::from(raw[0]) << 8 | u16::from(raw[1])) % 31, 0);
+        let call = Call::decode(raw).unwrap();
+        assert_eq!(call.func, "capq.noop");
     }
 }

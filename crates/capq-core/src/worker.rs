@@ -104,7 +104,9 @@ pub struct WorkerStats {
 /// A worker that could not start or stopped on an error it cannot get past.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("cannot register worker `{name}`: {source}")]
+    // The cause is `source()` (the binary finds a taken name there to pick its exit code), so
+    // the message does not repeat it: anyhow's `{:#}` prints both.
+    #[error("cannot register worker `{name}`")]
     Register {
         name: String,
         source: Box<dyn std::error::Error + Send + Sync>,

@@ -158,7 +158,7 @@ impl Broker for Redis {
             }
             Err(e) => Err(Error::Redis {
                 action: "wait for jobs",
-                source: e,
+                cause: e,
             }),
         }
     }

@@ -43,10 +43,7 @@ impl Redis {
         let conn = client
             .get_connection_manager_with_config(config(Some(RESPONSE_TIMEOUT)))
             .await
-            .map_err(|source| Error::Redis {
-                action: "connect",
-                source,
-            })?;
+            .map_err(Error::redis("connect"))?;
         Ok(Redis {
             conn,
             client,
@@ -71,10 +68,7 @@ impl Redis {
             .client
             .get_connection_manager_with_config(config(None))
             .await
-            .map_err(|source| Error::Redis {
-                action: "connect",
-                source,
-            })?;
+            .map_err(Error::redis("connect"))?;
         *slot = Some(conn.clone());
         Ok(conn)
     }

@@ -1,13 +1,16 @@
 //! The crate's one error type: a Redis failure with what we were doing, or a refusal.
+//!
+//! The message is complete on its own: the Redis client's error is part of the text and is not
+//! also exposed as `source()`. It already carries its own cause (the I/O error), so exposing
+//! it too made anyhow's `{:#}` print "connection refused" three times.
 
 /// Something that went wrong talking to Redis.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{action}: {source}")]
+    #[error("{action}: {cause}")]
     Redis {
         action: &'static str,
-        #[source]
-        source: redis::RedisError,
+        cause: redis::RedisError,
     },
     #[error("invalid Redis URL {url:?}: {reason}")]
     Url { url: String, reason: String },
@@ -28,22 +31,22 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn redis(action: &'static str) -> impl FnOnce(redis::RedisError) -> Error {
-        move |source| Error::Redis { action, source }
+        move |cause| Error::Redis { action, cause }
     }
 
     /// True when the server could not be reached or is not ready (restarting, loading its
     /// data): trying again later may work.
     pub fn is_transient(&self) -> bool {
-        let Error::Redis { source, .. } = self else {
+        let Error::Redis { cause, .. } = self else {
             return false;
         };
-        source.is_io_error()
-            || source.is_connection_dropped()
-            || source.is_connection_refusal()
-            || source.is_timeout()
-            || source.is_unrecoverable_error()
+        cause.is_io_error()
+            || cause.is_connection_dropped()
+            || cause.is_connection_refusal()
+            || cause.is_timeout()
+            || cause.is_unrecoverable_error()
             || matches!(
-                source.kind(),
+                cause.kind(),
                 redis::ErrorKind::Server(
                     redis::ServerErrorKind::BusyLoading
                         | redis::ServerErrorKind::TryAgain

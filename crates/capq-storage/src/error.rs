@@ -1,6 +1,10 @@
 //! The crate's one error type. Every message names the location (path or URL) it is about,
 //! because the person reading a failed job's error has to know which file to look at, and
 //! [`StorageError::is_transient`] tells the worker whether a retry could help.
+//!
+//! Each message is complete: a wrapped I/O error is part of the text and not also exposed as
+//! `source()`, so chain printers (anyhow's `{:#}`) say the cause once. Text that came from a
+//! job or a command line is quoted as a short excerpt.
 
 use std::io;
 
@@ -8,13 +12,15 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// The text is not a usable location (empty, `s3://` without a bucket, a bad URL).
-    #[error("invalid location {text:?}: {reason}")]
+    #[error("invalid location {}: {reason}", capmetrics::excerpt(text.as_bytes()))]
     InvalidLocation { text: String, reason: String },
 
     /// A `scheme://` this crate does not speak.
     #[error(
-        "unsupported location {text:?}: the `{scheme}://` scheme is not supported \
-         (use s3://, http://, https://, file:// or a plain path)"
+        "unsupported location {}: the `{}://` scheme is not supported \
+         (use s3://, http://, https://, file:// or a plain path)",
+        capmetrics::excerpt(text.as_bytes()),
+        short_scheme(scheme)
     )]
     UnsupportedScheme { text: String, scheme: String },
 
@@ -36,12 +42,23 @@ pub enum StorageError {
     NoSuchBucket { bucket: String, location: String },
 
     /// A local file operation failed.
-    #[error("cannot {action} {location}: {source}")]
+    #[error("cannot {action} {location}: {cause}")]
     Io {
         action: &'static str,
         location: String,
-        #[source]
-        source: io::Error,
+        cause: io::Error,
+    },
+
+    /// A job's output falls under none of the prefixes the worker allows.
+    #[error(
+        "output {location} is not allowed{}: this worker writes only under {allowed} \
+         (its --allow-output / CAPQ_ALLOW_OUTPUT)",
+        why.as_ref().map(|why| format!(" ({why})")).unwrap_or_default()
+    )]
+    OutputNotAllowed {
+        location: String,
+        why: Option<String>,
+        allowed: String,
     },
 
     /// An S3 or HTTP request failed. `transient` is decided where the failure was seen, from
@@ -57,6 +74,16 @@ pub enum StorageError {
     },
 }
 
+/// A scheme as a message shows it: scheme characters are ASCII letters, digits and `+-.`, so
+/// only the length needs bounding.
+fn short_scheme(scheme: &str) -> String {
+    const MAX: usize = 20;
+    match scheme.get(..MAX) {
+        Some(start) if scheme.len() > MAX => format!("{start}…"),
+        _ => scheme.to_owned(),
+    }
+}
+
 impl StorageError {
     /// True when trying again later could succeed: network errors, timeouts, server errors
     /// (5xx), throttling (429, S3's `SlowDown`). False for what a retry cannot fix: bad or
@@ -64,8 +91,8 @@ impl StorageError {
     pub fn is_transient(&self) -> bool {
         match self {
             StorageError::Remote { transient, .. } => *transient,
-            StorageError::Io { source, .. } => matches!(
-                source.kind(),
+            StorageError::Io { cause, .. } => matches!(
+                cause.kind(),
                 io::ErrorKind::TimedOut
                     | io::ErrorKind::Interrupted
                     | io::ErrorKind::WouldBlock
@@ -78,7 +105,8 @@ impl StorageError {
             | StorageError::ReadOnly { .. }
             | StorageError::NoFolder { .. }
             | StorageError::Config { .. }
-            | StorageError::NoSuchBucket { .. } => false,
+            | StorageError::NoSuchBucket { .. }
+            | StorageError::OutputNotAllowed { .. } => false,
         }
     }
 
@@ -94,7 +122,7 @@ impl StorageError {
     /// `capmetrics::Error::Fetch`) that name the location themselves.
     pub fn cause(&self) -> String {
         match self {
-            StorageError::Io { source, .. } => source.to_string(),
+            StorageError::Io { cause, .. } => cause.to_string(),
             StorageError::Remote { detail, .. } => detail.clone(),
             StorageError::NoSuchBucket { bucket, .. } => format!("bucket {bucket} does not exist"),
             other => other.to_string(),
@@ -135,13 +163,13 @@ mod tests {
         let timed_out = StorageError::Io {
             action: "write",
             location: "out/x.csv".into(),
-            source: io::Error::from(io::ErrorKind::TimedOut),
+            cause: io::Error::from(io::ErrorKind::TimedOut),
         };
         assert!(timed_out.is_transient());
         let denied = StorageError::Io {
             action: "write",
             location: "out/x.csv".into(),
-            source: io::Error::from(io::ErrorKind::PermissionDenied),
+            cause: io::Error::from(io::ErrorKind::PermissionDenied),
         };
         assert!(!denied.is_transient());
         assert!(

@@ -8,6 +8,8 @@
 //! and a permanent failure. [`RemoteDir`] adapts a remote folder to `capmetrics`' synchronous
 //! [`capmetrics::DataSource`].
 
+/// Which outputs a worker may write: an allow-list of location prefixes.
+pub mod allow;
 /// The one error type, with the transient/permanent split.
 pub mod error;
 /// HTTP(S) folders: reading files and directory listings.
@@ -25,6 +27,7 @@ mod s3;
 /// The `Storage` handle: one API over local, S3 and HTTP locations.
 pub mod storage;
 
+pub use allow::OutputAllowList;
 pub use error::StorageError;
 pub use location::Location;
 pub use remote_dir::{RemoteDir, data_source};

@@ -1,6 +1,7 @@
 //! Local files. Writes reuse `capmetrics::output::write_atomically` (a temporary sibling,
 //! synced, then renamed), so a reader never sees half an output and a failed write leaves
-//! nothing behind. The blocking file calls run on tokio's blocking pool.
+//! nothing behind; a FIFO or device node is written into, never replaced, and a symbolic link
+//! is followed. The blocking file calls run on tokio's blocking pool.
 
 use std::io;
 use std::path::Path;
@@ -13,7 +14,7 @@ pub(crate) async fn put(path: &Path, data: Bytes) -> Result<(), StorageError> {
     let owned = path.to_path_buf();
     blocking(path, "write", move || {
         capmetrics::output::write_atomically(&owned, &data).map_err(|err| match err {
-            capmetrics::Error::Write { source, .. } => source,
+            capmetrics::Error::Write { cause, .. } => cause,
             other => io::Error::other(other.to_string()),
         })
     })
@@ -67,14 +68,14 @@ async fn blocking<T: Send + 'static>(
     action: &'static str,
     work: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> Result<T, StorageError> {
-    let source = match tokio::task::spawn_blocking(work).await {
+    let cause = match tokio::task::spawn_blocking(work).await {
         Ok(Ok(value)) => return Ok(value),
-        Ok(Err(source)) => source,
+        Ok(Err(cause)) => cause,
         Err(join) => io::Error::other(join.to_string()),
     };
     Err(StorageError::Io {
         action,
         location: path.display().to_string(),
-        source,
+        cause,
     })
 }

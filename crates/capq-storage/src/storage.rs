@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::allow::OutputAllowList;
 use crate::error::StorageError;
 use crate::location::Location;
 use crate::s3::S3;
@@ -18,6 +19,8 @@ use crate::{http, local};
 #[derive(Debug, Clone)]
 pub struct Storage {
     inner: Arc<Inner>,
+    /// Where [`put`](Storage::put) may write; `None` for anywhere (the CLI's own commands).
+    outputs: Option<Arc<OutputAllowList>>,
 }
 
 #[derive(Debug)]
@@ -64,7 +67,25 @@ impl Storage {
             })?;
         Ok(Storage {
             inner: Arc::new(Inner { s3, http }),
+            outputs: None,
         })
+    }
+
+    /// The same handle, refusing to write anywhere outside `allowed` (a worker's
+    /// `--allow-output`, since jobs name their own outputs).
+    pub fn with_allowed_outputs(mut self, allowed: OutputAllowList) -> Storage {
+        self.outputs = Some(Arc::new(allowed));
+        self
+    }
+
+    /// `Ok` when [`put`](Storage::put) may write to `location`; otherwise an error naming the
+    /// allowed prefixes. Tasks call it before doing any work; `put` checks again.
+    pub fn check_output(&self, location: &Location) -> Result<(), StorageError> {
+        match &self.outputs {
+            // For a local path this resolves links: a few quick system calls, no data I/O.
+            Some(allowed) => allowed.check(location),
+            None => Ok(()),
+        }
     }
 
     /// Stores `data` at `location`, replacing what was there.
@@ -72,8 +93,15 @@ impl Storage {
     /// Local files are written atomically: to a temporary file in the same folder, then
     /// renamed, creating missing folders first; on error the temporary file is removed. S3
     /// objects are one PUT, which S3 makes visible all at once. HTTP(S) locations are
-    /// read-only.
-    pub async fn put(&self, location: &Location, data: Bytes) -> Result<(), StorageError> {
+    /// read-only. With [`with_allowed_outputs`](Storage::with_allowed_outputs), a location
+    /// outside the allowed prefixes is refused before anything is written.
+    pub async fn put(
+        &self,
+        location: &Location,
+        data: impl Into<Bytes>,
+    ) -> Result<(), StorageError> {
+        self.check_output(location)?;
+        let data = data.into();
         match location {
             Location::Path(path) => local::put(path, data).await,
             Location::S3 { bucket, key } => self.inner.s3.put(bucket, key, data).await,

@@ -152,6 +152,24 @@ pub struct WorkerArgs {
     /// Seconds to keep failed jobs that set no failure_ttl
     #[arg(long, value_name = "SECONDS", env = "CAPQ_FAILURE_TTL", default_value_t = 7 * 24 * 3600)]
     pub failure_ttl: i64,
+    /// Where jobs may write their outputs: `s3://` (any bucket), `s3://bucket/prefix` or a local
+    /// folder; repeat the flag, or separate prefixes by commas [default: s3://, no local path]
+    #[arg(
+        long = "allow-output",
+        value_name = "PREFIX",
+        env = "CAPQ_ALLOW_OUTPUT",
+        value_delimiter = ','
+    )]
+    pub allow_output: Vec<String>,
+    /// Also run the test-only tasks capq.flaky and capq.append_line (which appends to any file
+    /// the worker can write): for test suites, never for production
+    #[arg(
+        long,
+        env = "CAPQ_TEST_TASKS",
+        hide = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub test_tasks: bool,
 }
 
 #[derive(Debug, Args)]
@@ -256,9 +274,9 @@ pub struct RunArgs {
     /// [default: every day in the data folder]
     #[arg(long, value_name = "SPEC")]
     pub days: Option<String>,
-    /// Folder for `<DAY>_processed.csv` files
+    /// Folder for `<DAY>_processed.csv` files: a path or a `file://` URL
     #[arg(long, value_name = "DIR", default_value = "out")]
-    pub output: PathBuf,
+    pub output: String,
     /// Worker threads [default: all cores]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
@@ -275,9 +293,9 @@ pub struct ProcessArgs {
     /// The day to process
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub day: String,
-    /// Output CSV file, or `-` for stdout
-    #[arg(long, value_name = "FILE")]
-    pub output: PathBuf,
+    /// Output CSV: a path, a `file://` or `s3://` URL, or `-` for stdout
+    #[arg(long, value_name = "FILE|URL")]
+    pub output: String,
 }
 
 #[derive(Debug, Args)]

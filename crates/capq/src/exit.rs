@@ -51,8 +51,11 @@ pub fn code_for(error: &anyhow::Error) -> u8 {
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        // A write into `--output /dev/stdout` carries its I/O error inside its own message.
+        let io = match cause.downcast_ref::<capmetrics::Error>() {
+            Some(capmetrics::Error::Write { cause, .. }) => Some(cause),
+            _ => cause.downcast_ref::<std::io::Error>(),
+        };
+        io.is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }

@@ -48,9 +48,34 @@ fn main() -> ExitCode {
         Command::Stop(args) => commands::stop::run(args),
         Command::Dashboard(args) => commands::dashboard::run(args),
     };
-    match result {
+    let code = match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => exit::report(&error),
+    };
+    log_peak_memory();
+    code
+}
+
+/// Logs the process's peak resident memory (`VmHWM`) at debug level, after any error was
+/// printed, so an operator or a test can see what a command cost (`CAPQ_LOG=capq=debug`).
+fn log_peak_memory() {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        });
+    if let Some(kib) = peak {
+        tracing::debug!(peak_memory_kib = kib, "exiting");
     }
 }
 

@@ -244,3 +244,88 @@ fn quoted_fields_crlf_bom_and_reordered_columns() {
         "{csv}"
     );
 }
+
+/// The longest error message a bad file may produce: a path, a position and short excerpts.
+const SHORT_MESSAGE: usize = 500;
+
+#[test]
+fn a_huge_file_on_one_line_gives_a_short_error() {
+    // 64 MB with no line feed: the header is the whole file.
+    let size = 64 << 20;
+    let dir = data_dir(&vec![b'x'; size], false);
+    let message = run(&dir).unwrap_err().to_string();
+    assert!(message.len() < SHORT_MESSAGE, "{} bytes", message.len());
+    assert_names(
+        &message,
+        &[
+            "2016-11-25.csv",
+            "line 1",
+            "missing column `vehicle_id`",
+            &format!("…\" ({size} bytes)"),
+        ],
+    );
+}
+
+#[test]
+fn old_mac_line_ends_are_named_in_a_short_error() {
+    // About 2 MB of rows ending in a bare carriage return: one line, as far as CSV goes.
+    let body = format!("{HEADER}\r{}", format!("{GOOD}\r").repeat(20_000));
+    let message = failure(&body);
+    assert!(message.len() < SHORT_MESSAGE, "{} bytes", message.len());
+    assert_names(
+        &message,
+        &[
+            "2016-11-25.csv",
+            "line 1",
+            "bare \\r",
+            &format!("({} bytes)", body.len() - 1),
+        ],
+    );
+    // Even when every column the day needs is in the header's first part, so that the merged
+    // last column is not needed: an error, not a silently empty day.
+    let extra = format!("{HEADER},extra\r{GOOD},x\r{GOOD},x\r");
+    assert_names(&failure(&extra), &["bare \\r"]);
+}
+
+#[test]
+fn a_huge_cell_is_quoted_as_an_excerpt() {
+    let long = "9".repeat(1 << 20);
+    let bad = GOOD.replace("30.290358", &format!("30.{long}x"));
+    let message = failure(&format!("{HEADER}\n{GOOD}\n{bad}\n"));
+    assert!(message.len() < SHORT_MESSAGE, "{} bytes", message.len());
+    assert_names(
+        &message,
+        &[
+            "line 3",
+            "`latitude`",
+            "not a number",
+            "\"30.999",
+            &format!("…\" ({} bytes)", long.len() + 4),
+        ],
+    );
+    // A short value is quoted whole, escaped.
+    let bad = GOOD.replace("30.290358", "30.2\t9");
+    assert_names(&failure(&format!("{HEADER}\n{bad}\n")), &["\"30.2\\t9\""]);
+}
+
+#[test]
+fn a_line_of_millions_of_fields_is_refused_early() {
+    let message = failure(&format!("{HEADER}\n{}\n", ",".repeat(10_000_000)));
+    assert!(message.len() < SHORT_MESSAGE, "{} bytes", message.len());
+    assert_names(&message, &["line 2", "more than 4096 fields"]);
+}
+
+#[test]
+fn invalid_utf8_in_a_huge_header_names_the_column_by_number() {
+    let mut bytes = vec![b'a'; 4 << 20];
+    bytes.extend_from_slice(b",b\xff\n");
+    let dir = data_dir(&bytes, false);
+    let message = run(&dir).unwrap_err().to_string();
+    assert!(message.len() < SHORT_MESSAGE, "{} bytes", message.len());
+    assert_names(&message, &["line 1", "column `b", "invalid UTF-8"]);
+    let mut bytes = vec![b'a'; 4 << 20];
+    bytes.extend_from_slice(b"\xff\n");
+    let message = run(&data_dir(&bytes, false)).unwrap_err().to_string();
+    assert!(message.len() < SHORT_MESSAGE, "{} bytes", message.len());
+    assert_names(&message, &["line 1", "column `#1`", "invalid UTF-8"]);
+}

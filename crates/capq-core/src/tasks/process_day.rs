@@ -98,6 +98,13 @@ impl Task for ProcessDayToS3 {
 }
 
 fn process_to(ctx: &TaskContext, task: &str, day: &str, output: &str) -> Outcome {
+    // A day is ten characters; anything much longer is quoted as an excerpt, not in full.
+    if day.len() > 40 {
+        return Outcome::fail(format!(
+            "{task}(): argument `day`: {} is not a date; expected YYYY-MM-DD",
+            capmetrics::excerpt(day.as_bytes())
+        ));
+    }
     let date: Date = match day.parse() {
         Ok(date) => date,
         Err(e) => return Outcome::fail(format!("{task}(): argument `day`: {e}")),
@@ -106,6 +113,10 @@ fn process_to(ctx: &TaskContext, task: &str, day: &str, output: &str) -> Outcome
         Ok(location) => location,
         Err(e) => return Outcome::fail(format!("{task}(): argument `output`: {e}")),
     };
+    // Refused before any work: the worker's --allow-output decides where jobs may write.
+    if let Err(e) = ctx.env.storage.check_output(&location) {
+        return Outcome::fail(format!("{task}(): argument `output`: {e}"));
+    }
     let started = Instant::now();
     let env = &ctx.env;
     let day_output = match env.data.process_cancellable(date, ctx.cancel()) {

@@ -136,3 +136,46 @@ async fn http_locations_are_read_only() {
     );
     assert!(!err.is_transient());
 }
+
+#[tokio::test]
+async fn put_refuses_outputs_outside_the_allowed_prefixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let allowed = root.join("out");
+    let list = capq_storage::OutputAllowList::parse(&[allowed.to_str().unwrap()]).unwrap();
+    let limited = storage().with_allowed_outputs(list);
+    let inside = Location::Path(allowed.join("2016/day.csv"));
+    limited
+        .put(&inside, Bytes::from_static(b"ok"))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(allowed.join("2016/day.csv")).unwrap(), b"ok");
+    for outside in [
+        Location::Path(root.join("out-evil/day.csv")),
+        Location::Path(root.join("day.csv")),
+        Location::parse("s3://bucket/day.csv").unwrap(),
+    ] {
+        assert!(limited.check_output(&outside).is_err(), "{outside}");
+        let err = limited
+            .put(&outside, Bytes::from_static(b"no"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StorageError::OutputNotAllowed { .. }),
+            "{outside}: {err:?}"
+        );
+        assert!(!err.is_transient());
+        let message = err.to_string();
+        assert!(
+            message.contains(&outside.to_string()) && message.contains(allowed.to_str().unwrap()),
+            "{message}"
+        );
+    }
+    assert_eq!(names_in(&root), ["out"]);
+    // Without a list (the CLI's own commands), anywhere.
+    assert!(
+        storage()
+            .check_output(&Location::Path(root.join("x")))
+            .is_ok()
+    );
+}

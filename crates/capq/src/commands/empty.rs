@@ -11,7 +11,11 @@ pub fn run(args: EmptyArgs) -> anyhow::Result<u8> {
             .empty_queue(&args.queue)
             .await?;
         println!("{removed}");
-        eprintln!("removed {removed} queued jobs from {}", args.queue);
+        eprintln!(
+            "removed {} from {}",
+            super::count(removed, "queued job"),
+            args.queue
+        );
         Ok(exit::SUCCESS)
     })
 }

@@ -77,8 +77,8 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
             }
         }
         eprintln!(
-            "enqueued {} jobs on queue {} as batch {}",
-            ids.len(),
+            "enqueued {} on queue {} as batch {}",
+            super::count(ids.len() as u64, "job"),
             args.queue,
             batch.id
         );

@@ -66,8 +66,9 @@ pub fn run(args: FailedArgs) -> anyhow::Result<u8> {
                 println!("ended:       {}", job.ended_at);
                 println!("worker:      {}", job.worker_name);
                 println!(
-                    "attempts:    {} (recovered {} times)",
-                    job.attempts, job.recoveries
+                    "attempts:    {} (recovered {})",
+                    job.attempts,
+                    super::count(job.recoveries, "time")
                 );
                 println!("error:\n{}", error_of(&job));
                 Ok(exit::SUCCESS)
@@ -84,7 +85,7 @@ pub fn run(args: FailedArgs) -> anyhow::Result<u8> {
                 for id in &requeued {
                     println!("{id}");
                 }
-                eprintln!("requeued {} jobs", requeued.len());
+                eprintln!("requeued {}", super::count(requeued.len() as u64, "job"));
                 if !all && requeued.len() < ids.len() {
                     let missing: Vec<_> = ids
                         .iter()
@@ -100,7 +101,7 @@ pub fn run(args: FailedArgs) -> anyhow::Result<u8> {
             }
             FailedAction::Delete { ids } => {
                 let deleted = redis.delete_jobs(&ids).await?;
-                eprintln!("deleted {deleted} jobs");
+                eprintln!("deleted {}", super::count(deleted, "job"));
                 if (deleted as usize) < ids.len() {
                     anyhow::bail!(UserError(format!(
                         "{} of the ids were not jobs",

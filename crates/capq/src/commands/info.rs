@@ -62,7 +62,12 @@ pub fn run(args: InfoArgs) -> anyhow::Result<u8> {
             ]);
         }
         print_table(&rows);
-        println!("\n{} queues, {} workers{}", queues.len(), workers.len(), if suspended { ", SUSPENDED" } else { "" });
+        println!(
+            "\n{}, {}{}",
+            super::count(queues.len() as u64, "queue"),
+            super::count(workers.len() as u64, "worker"),
+            if suspended { ", SUSPENDED" } else { "" }
+        );
         Ok(exit::SUCCESS)
     })
 }

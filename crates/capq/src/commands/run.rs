@@ -1,20 +1,27 @@
 //! `capq run`: many days on this machine's cores, with a progress bar and a summary table.
+//!
+//! Days finish in any order on the worker threads. The bar advances as each one ends, but the
+//! plain progress lines (not on a terminal) come out in day order, buffering days that finish
+//! ahead of an earlier one, so a log reads like the plan.
 
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use capmetrics::{Catalog, Date, DropReason, LocalDir, parse_day_spec};
 use capq_core::{DayOutcome as Outcome, DayReport, LocalRun, RunReport};
+use capq_storage::Location;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::data_dir;
+use super::{count, data_dir};
 use crate::cli::RunArgs;
 use crate::exit::{self, UserError};
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let output_dir = output_folder(&args.output)?;
     let data = data_dir(args.data)?;
     let days = match &args.days {
         Some(spec) => parse_day_spec(spec).map_err(|e| UserError(format!("--days: {e}")))?,
@@ -27,22 +34,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     };
     let plan = LocalRun {
         days,
-        output_dir: args.output.clone(),
+        output_dir,
         workers,
     };
     let catalog = Catalog::new(LocalDir::new(&data));
 
     let total = plan.days.len();
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| progress_bar(total));
-    let mut finished = 0;
-    let report = plan.run(&catalog, |day| {
-        finished += 1;
-        match &bar {
-            Some(bar) => {
-                bar.set_message(day.day.to_string());
-                bar.inc(1);
+    let mut lines = InOrder::new(&plan.days);
+    let report = plan.run(&catalog, |day| match &bar {
+        Some(bar) => {
+            bar.set_message(day.day.to_string());
+            bar.inc(1);
+        }
+        None => {
+            for (position, line) in lines.finished(day.day, one_line(day)) {
+                eprintln!("[{position}/{total}] {line}");
             }
-            None => eprintln!("[{finished}/{total}] {}", one_line(day)),
         }
     });
     if let Some(bar) = bar {
@@ -59,8 +67,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     stdout.flush()?;
 
     if report.done() == 0 && report.failed() == 0 {
+        let none = match total {
+            1 => "the day has no".to_owned(),
+            _ => format!("none of the {total} days has a"),
+        };
         anyhow::bail!(UserError(format!(
-            "none of the {total} days has a vehicle positions file in {}",
+            "{none} vehicle positions file in {}",
             data.display()
         )));
     }
@@ -78,6 +90,60 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         _ if internal => exit::INTERNAL,
         _ => exit::INPUT,
     })
+}
+
+/// The folder `--output` names: a path or a `file://` URL. Other locations are refused here
+/// rather than becoming a local folder named after their scheme (`s3:`).
+fn output_folder(text: &str) -> anyhow::Result<PathBuf> {
+    match Location::parse(text).map_err(|e| UserError(format!("--output: {e}")))? {
+        Location::Path(path) => Ok(path),
+        remote => anyhow::bail!(UserError(format!(
+            "--output: capq run writes to a local folder, not {remote}; for S3, use \
+             `capq enqueue --output s3://…` with `capq worker`, or `capq process --output s3://…` \
+             for one day"
+        ))),
+    }
+}
+
+/// Progress lines put back in day order: days that finish early wait for those before them.
+struct InOrder {
+    /// Each day's positions in the plan (a day may be asked for twice), earliest first.
+    positions: HashMap<Date, VecDeque<usize>>,
+    /// Lines of finished days that wait for an earlier day, by position.
+    waiting: BTreeMap<usize, String>,
+    /// The position of the next line to print.
+    next: usize,
+}
+
+impl InOrder {
+    fn new(days: &[Date]) -> InOrder {
+        let mut positions: HashMap<Date, VecDeque<usize>> = HashMap::new();
+        for (position, day) in days.iter().enumerate() {
+            positions.entry(*day).or_default().push_back(position);
+        }
+        InOrder {
+            positions,
+            waiting: BTreeMap::new(),
+            next: 0,
+        }
+    }
+
+    /// Records that `day` finished with `line`; returns the lines now ready, in order, with
+    /// their 1-based positions.
+    fn finished(&mut self, day: Date, line: String) -> Vec<(usize, String)> {
+        let position = self
+            .positions
+            .get_mut(&day)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or(self.next);
+        self.waiting.insert(position, line);
+        let mut ready = Vec::new();
+        while let Some(line) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            ready.push((self.next, line));
+        }
+        ready
+    }
 }
 
 /// Every day that has a positions file in `data`, in date order.
@@ -191,13 +257,14 @@ fn write_table(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> 
         });
     writeln!(
         out,
-        "\n{} days: {} processed, {} missing, {} failed; {rows_in} rows in, {rows_out} out; {:.2} s on {} threads",
-        report.days.len(),
+        "\n{}: {} processed, {} missing, {} failed; {} in, {rows_out} out; {:.2} s on {}",
+        count(report.days.len() as u64, "day"),
         report.done(),
         report.missing(),
         report.failed(),
+        count(rows_in, "row"),
         report.wall.as_secs_f64(),
-        report.workers,
+        count(report.workers as u64, "thread"),
     )
 }
 
@@ -235,4 +302,40 @@ fn to_json(report: &RunReport) -> serde_json::Value {
         "failed": report.failed(),
         "days": days,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> Date {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn lines_wait_for_the_days_before_them() {
+        let days = [day("2016-11-24"), day("2016-11-25"), day("2016-11-26")];
+        let mut lines = InOrder::new(&days);
+        assert!(lines.finished(days[2], "c".into()).is_empty());
+        assert!(lines.finished(days[1], "b".into()).is_empty());
+        assert_eq!(
+            lines.finished(days[0], "a".into()),
+            [(1, "a".into()), (2, "b".into()), (3, "c".into())]
+        );
+    }
+
+    #[test]
+    fn a_day_asked_for_twice_takes_both_places() {
+        let days = [day("2016-11-24"), day("2016-11-25"), day("2016-11-24")];
+        let mut lines = InOrder::new(&days);
+        assert_eq!(
+            lines.finished(days[0], "first".into()),
+            [(1, "first".into())]
+        );
+        assert!(lines.finished(days[0], "again".into()).is_empty());
+        assert_eq!(
+            lines.finished(days[1], "b".into()),
+            [(2, "b".into()), (3, "again".into())]
+        );
+    }
 }

@@ -11,7 +11,7 @@ use capq_core::env::TaskEnv;
 use capq_core::job::Defaults;
 use capq_core::task::Registry;
 use capq_core::worker::{self, WorkerConfig};
-use capq_storage::Storage;
+use capq_storage::{OutputAllowList, Storage};
 use tokio::sync::watch;
 
 use super::{connect, data_dir, runtime};
@@ -40,11 +40,29 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
         Some(data) if data.contains("://") => data,
         other => data_dir(other.map(Into::into))?.display().to_string(),
     };
+    // Jobs name their own outputs; without a list, only S3 is writable (no local path).
+    let allowed = if args.allow_output.is_empty() {
+        OutputAllowList::s3_only()
+    } else {
+        OutputAllowList::parse(&args.allow_output)
+            .map_err(|e| UserError(format!("--allow-output: {e}")))?
+    };
+    let mut registry = Registry::builtin();
+    if args.test_tasks {
+        tracing::warn!(
+            "test tasks are on: capq.append_line can append to any file this worker can write"
+        );
+        for task in capq_core::tasks::test_only() {
+            registry.add(task);
+        }
+    }
     let name = args.name.unwrap_or_else(default_name);
     let runtime = runtime()?;
     let result = runtime.block_on(async move {
         let redis = connect(&args.redis.url).await?;
-        let storage = Storage::from_env().context("configuring storage")?;
+        let storage = Storage::from_env()
+            .context("configuring storage")?
+            .with_allowed_outputs(allowed.clone());
         let source = capq_storage::data_source(&data, &storage, tokio::runtime::Handle::current())
             .map_err(|e| UserError(format!("--data: {e}")))?;
         let env = Arc::new(TaskEnv {
@@ -76,12 +94,12 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(watch_signals(stop));
         eprintln!(
-            "capq worker {name}: queues {}, data {data}, {concurrency} at a time",
+            "capq worker {name}: queues {}, data {data}, outputs under {allowed}, {concurrency} at a time",
             queues.join(",")
         );
         let stats = worker::run(
             Arc::new(redis),
-            Arc::new(Registry::builtin()),
+            Arc::new(registry),
             env,
             config,
             stopped,

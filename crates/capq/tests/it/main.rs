@@ -5,11 +5,13 @@
 mod cluster;
 mod dashboard;
 mod deploy;
+mod messages;
 mod process;
 mod queue;
 mod reliability;
 mod report_browser;
 mod run;
+mod worker_safety;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -190,3 +190,113 @@ fn only_missing_days_or_bad_specs_exit_1() {
     assert_eq!(capq(&args).status.code(), Some(1));
     assert!(files_in(out.path()).is_empty());
 }
+
+/// A data folder with the sample's metadata: `2016-11-25` holds the sample day's positions ten
+/// times over (slow), and the next five days hold the small fixture day's (fast).
+fn one_slow_day_then_fast_ones() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = testdata().join("../../data/sample");
+    for folder in ["stops", "schedule"] {
+        fs::create_dir_all(dir.path().join(folder)).unwrap();
+        for entry in fs::read_dir(sample.join(folder)).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(
+                entry.path(),
+                dir.path().join(folder).join(entry.file_name()),
+            )
+            .unwrap();
+        }
+    }
+    let positions = dir.path().join("vehicle_positions");
+    fs::create_dir_all(&positions).unwrap();
+    let day = Input::read(&sample.join("vehicle_positions/2016-11-25.csv.gz")).unwrap();
+    let text = String::from_utf8(day.bytes().to_vec()).unwrap();
+    let (header, rows) = text.split_once('\n').unwrap();
+    fs::write(
+        positions.join("2016-11-25.csv"),
+        format!("{header}\n{}", rows.repeat(10)),
+    )
+    .unwrap();
+    let small = fs::read(testdata().join("fixture/data/vehicle_positions/2016-11-25.csv")).unwrap();
+    for day in 26..=30 {
+        fs::write(positions.join(format!("2016-11-{day}.csv")), &small).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn progress_lines_come_in_day_order() {
+    let data = one_slow_day_then_fast_ones();
+    let out = tempfile::tempdir().unwrap();
+    // Two threads: one takes the slow first day, the other finishes the five fast ones first.
+    let result = capq(&[
+        "run",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--output",
+        out.path().to_str().unwrap(),
+        "--workers",
+        "2",
+    ]);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    let progress: Vec<String> = stderr(&result)
+        .lines()
+        .filter(|line| line.starts_with('['))
+        .map(|line| {
+            line.split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let expected: Vec<String> = (25..=30)
+        .enumerate()
+        .map(|(i, day)| format!("[{}/6] 2016-11-{day}", i + 1))
+        .collect();
+    assert_eq!(progress, expected, "{}", stderr(&result));
+}
+
+#[test]
+fn output_urls_are_locations() {
+    // A `file://` URL is its path, not a folder named `file:` in the working folder.
+    let cwd = tempfile::tempdir().unwrap();
+    let out = cwd.path().join("days");
+    let url = format!("file://{}", out.display());
+    let result = capq_in(
+        cwd.path(),
+        &["run", "--days", "2016-11-24", "--output", &url],
+    );
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    assert_eq!(files_in(cwd.path()), ["days"]);
+    assert_eq!(files_in(&out), ["2016-11-24_processed.csv"]);
+    // S3 is not for `capq run`: a clear refusal before any work, pointing elsewhere.
+    let result = capq_in(cwd.path(), &["run", "--output", "s3://bucket/days/"]);
+    assert_eq!(result.status.code(), Some(1));
+    let message = stderr(&result);
+    assert!(
+        message.contains("s3://bucket/days/") && message.contains("capq worker"),
+        "{message}"
+    );
+    assert_eq!(files_in(cwd.path()), ["days"]);
+}
+
+#[test]
+fn one_day_on_one_thread_is_singular() {
+    let out = tempfile::tempdir().unwrap();
+    let result = capq(&[
+        "run",
+        "--data",
+        testdata().join("fixture/data").to_str().unwrap(),
+        "--output",
+        out.path().to_str().unwrap(),
+        "--workers",
+        "1",
+    ]);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    let summary = stdout(&result);
+    assert!(
+        summary.contains("\n1 day: 1 processed, 0 missing, 0 failed; 29 rows in, 21 out;"),
+        "{summary}"
+    );
+    assert!(summary.trim_end().ends_with(" on 1 thread"), "{summary}");
+}

@@ -55,7 +55,7 @@ fn enqueue_info_failed_requeue_delete_suspend_resume_empty() {
 
     // Suspended: a burst worker takes nothing and exits.
     ok(&run_capq(&["suspend", "--url", &url], &[]));
-    let mut worker = spawn_worker(&redis, None, &["--burst"]);
+    let mut worker = spawn_worker(&redis, None, &["--burst", "--allow-output", &prefix]);
     assert!(
         worker.wait(Duration::from_secs(30)).success(),
         "{}",
@@ -64,7 +64,7 @@ fn enqueue_info_failed_requeue_delete_suspend_resume_empty() {
     assert_eq!(redis.command(&["LLEN", "rq:queue:default"]).int(), Some(3));
     ok(&run_capq(&["resume", "--url", &url], &[]));
 
-    let mut worker = spawn_worker(&redis, None, &["--burst"]);
+    let mut worker = spawn_worker(&redis, None, &["--burst", "--allow-output", &prefix]);
     assert!(
         worker.wait(Duration::from_secs(60)).success(),
         "{}",

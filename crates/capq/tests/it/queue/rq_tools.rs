@@ -90,7 +90,18 @@ fn rq_info_and_rq_dashboard_read_capq_state() {
     let id = |map: &serde_json::Value, key: &str| map[key].as_str().unwrap().to_owned();
     let sleep_id = id(&later_ids, "sleep");
 
-    let mut worker = spawn_worker(&redis, None, &["--name", "capq-busy", "--concurrency", "1"]);
+    let mut worker = spawn_worker(
+        &redis,
+        None,
+        &[
+            "--name",
+            "capq-busy",
+            "--concurrency",
+            "1",
+            "--allow-output",
+            &output,
+        ],
+    );
     let status = |id: &str| {
         redis
             .command(&["HGET", &format!("rq:job:{id}"), "status"])

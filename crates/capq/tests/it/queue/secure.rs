@@ -37,6 +37,8 @@ fn round_trip(redis: &RedisServer, extra_env: &[(String, String)]) {
             &url,
             "--data",
             data.to_str().unwrap(),
+            "--allow-output",
+            &prefix,
         ],
         extra_env,
     );

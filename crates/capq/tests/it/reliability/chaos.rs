@@ -48,6 +48,7 @@ fn random_kills_and_a_redis_restart_lose_nothing() {
                 "1",
                 "--max-recoveries",
                 "50",
+                "--test-tasks",
             ],
         )
     };

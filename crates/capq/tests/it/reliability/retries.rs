@@ -17,7 +17,7 @@ fn a_job_failing_twice_finishes_on_its_third_attempt_after_the_backoff() {
         redis.url()
     );
     let id = run_python_ok(&script, &[]).trim().to_owned();
-    let mut worker = spawn_worker(&redis, None, &["--name", "retrier"]);
+    let mut worker = spawn_worker(&redis, None, &["--name", "retrier", "--test-tasks"]);
     eventually("the flaky job to finish", Duration::from_secs(20), || {
         redis
             .command(&["HGET", &format!("rq:job:{id}"), "status"])
@@ -137,7 +137,11 @@ fn capq_enqueue_retries_with_exponential_backoff() {
         intervals[0] == 1 && (2..=3).contains(&intervals[1]),
         "1 s then about 2 s, with jitter: {intervals:?}"
     );
-    let mut worker = spawn_worker(&redis, None, &["--name", "backoff"]);
+    let mut worker = spawn_worker(
+        &redis,
+        None,
+        &["--name", "backoff", "--allow-output", &prefix],
+    );
     eventually("the job to fail for good", Duration::from_secs(20), || {
         redis
             .command(&["HGET", &format!("rq:job:{id}"), "status"])
