@@ -9,6 +9,7 @@ mod process;
 mod queue;
 mod reliability;
 mod run;
+mod version;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
