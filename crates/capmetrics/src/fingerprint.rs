@@ -3,7 +3,7 @@
 //! Two builds whose processing could differ must never share a fingerprint, and nobody should
 //! have to remember to bump a version by hand. So `build.rs` hashes every file under this
 //! crate's `src/`, its `Cargo.toml` and the versions of its dependencies locked in the
-//! workspace's `Cargo.lock` (see [`compute`] for the exact layout), and hands the result to the
+//! workspace's `Cargo.lock` (see [`compute`](crate::fingerprint::compute) for the exact layout), and hands the result to the
 //! compiler as [`PROCESSOR_FINGERPRINT`]. Any edit of those files, a comment included, gives a
 //! new fingerprint; an edit elsewhere in the workspace (the CLI, the queue, tests under
 //! `tests/`) does not, because it cannot change what a day's output is.
@@ -11,7 +11,7 @@
 //! Not covered, by design: the compiler version and build profile (Rust's float arithmetic is
 //! the same at every optimisation level) and the workspace's feature choices for dependencies.
 
-mod compute;
+pub mod compute;
 
 pub use compute::{Fnv1a128, SourceFingerprint, find_lock_file, processor_fingerprint};
 
