@@ -15,6 +15,7 @@ use crate::diagnostics::Diagnostics;
 use crate::error::{Cancel, Error, Result};
 use crate::input::Input;
 use crate::metadata::{MetadataKind, choose};
+use crate::params::Params;
 use crate::positions::Positions;
 use crate::process::process_positions;
 use crate::schedule::Schedule;
@@ -70,15 +71,25 @@ impl<S: DataSource> Catalog<S> {
         &self.source
     }
 
-    /// Processes one day. A day without a positions file fails with
-    /// [`Error::NoPositions`]; nothing is written anywhere.
+    /// Processes one day with the default parameters. A day without a positions file fails
+    /// with [`Error::NoPositions`]; nothing is written anywhere.
     pub fn process(&self, day: Date) -> Result<DayOutput> {
-        self.process_cancellable(day, Cancel::NEVER)
+        self.process_with_params(day, &Params::DEFAULT, Cancel::NEVER)
     }
 
     /// Like [`process`](Self::process), returning [`Error::Cancelled`] soon after `cancel` is
     /// set (it is checked every few thousand rows and every few dozen trips).
     pub fn process_cancellable(&self, day: Date, cancel: Cancel<'_>) -> Result<DayOutput> {
+        self.process_with_params(day, &Params::DEFAULT, cancel)
+    }
+
+    /// Like [`process_cancellable`](Self::process_cancellable), with the given parameters.
+    pub fn process_with_params(
+        &self,
+        day: Date,
+        params: &Params,
+        cancel: Cancel<'_>,
+    ) -> Result<DayOutput> {
         let started = Instant::now();
         let input = self.positions(day)?;
         cancel.check()?;
@@ -97,7 +108,8 @@ impl<S: DataSource> Catalog<S> {
         let metadata_wait = metadata_started.elapsed();
         let mut csv = Vec::new();
         cancel.check()?;
-        let diagnostics = process_positions(&positions, &stops, &schedule, &mut csv, cancel)?;
+        let diagnostics =
+            process_positions(&positions, &stops, &schedule, params, &mut csv, cancel)?;
         Ok(DayOutput {
             day,
             csv,

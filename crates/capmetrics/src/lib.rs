@@ -15,6 +15,8 @@ pub mod diagnostics;
 pub mod equivalence;
 /// The one error type; every variant names the file, line and column where it can.
 pub mod error;
+/// The processor fingerprint, computed at build time from this crate's sources.
+pub mod fingerprint;
 /// Grouping row numbers by key, in file order.
 mod index;
 /// One input file in memory, gzip or plain.
@@ -25,6 +27,8 @@ pub mod metadata;
 mod number;
 /// Output formatting and atomic writes.
 pub mod output;
+/// The processor's named parameters and their canonical text.
+pub mod params;
 /// One day of vehicle positions.
 mod positions;
 /// The day processor itself.
@@ -44,8 +48,10 @@ pub use catalog::{Catalog, DayFiles, DayOutput};
 pub use date::{Date, parse_day_spec};
 pub use diagnostics::{Diagnostics, DropReason};
 pub use error::{Cancel, Error, Result, excerpt};
+pub use fingerprint::PROCESSOR_FINGERPRINT;
 pub use input::Input;
-pub use process::process_day;
+pub use params::{ParamError, Params};
+pub use process::{process_day, process_day_with_params};
 pub use schedule::Schedule;
 pub use source::{DataSource, LocalDir};
 pub use stops::Stops;

@@ -11,13 +11,15 @@ use crate::error::{Cancel, Result};
 use crate::index::GroupIndex;
 use crate::input::Input;
 use crate::output::{HEADER, push_float, push_int, push_text};
+use crate::params::Params;
 use crate::positions::{Decimal, Positions};
 use crate::schedule::Schedule;
 use crate::stops::Stops;
 use crate::timestamp::{LocalTime, write_timestamp};
 
-/// A group's rows count as "at the stop" up to this `distance_to_stop` (degrees × 100).
-pub const NEARBY: f64 = 0.25;
+/// A group's rows count as "at the stop" up to this `distance_to_stop` (degrees × 100) by
+/// default; see [`Params::group_max_distance`].
+pub const NEARBY: f64 = Params::DEFAULT.group_max_distance();
 
 const DAY: i64 = 86_400;
 
@@ -52,8 +54,19 @@ pub fn process_day(
     schedule: &Schedule,
     out: &mut Vec<u8>,
 ) -> Result<Diagnostics> {
+    process_day_with_params(positions, stops, schedule, &Params::DEFAULT, out)
+}
+
+/// [`process_day`] with the given parameters instead of the defaults.
+pub fn process_day_with_params(
+    positions: &Input,
+    stops: &Stops,
+    schedule: &Schedule,
+    params: &Params,
+    out: &mut Vec<u8>,
+) -> Result<Diagnostics> {
     let positions = Positions::parse(positions, Cancel::NEVER)?;
-    process_positions(&positions, stops, schedule, out, Cancel::NEVER)
+    process_positions(&positions, stops, schedule, params, out, Cancel::NEVER)
 }
 
 /// [`process_day`] on positions already parsed; it fails only when cancelled.
@@ -61,9 +74,15 @@ pub(crate) fn process_positions(
     positions: &Positions<'_>,
     stops: &Stops,
     schedule: &Schedule,
+    params: &Params,
     out: &mut Vec<u8>,
     cancel: Cancel<'_>,
 ) -> Result<Diagnostics> {
+    // Read once into locals: the per-group rule then compares against plain values.
+    let group_rule = GroupRule {
+        max_distance: params.group_max_distance(),
+        arrived_min_dev: params.group_arrived_min_dev(),
+    };
     let mut diagnostics = Diagnostics::default();
     diagnostics.rows_in = positions.rows.len() as u64 + positions.empty_trip_id;
     diagnostics.add_dropped(DropReason::EmptyTripId, positions.empty_trip_id);
@@ -97,7 +116,7 @@ pub(crate) fn process_positions(
         );
         matches.sort_unstable_by_key(|m| (m.stop_id, m.row));
         for group in matches.chunk_by(|a, b| a.stop_id == b.stop_id) {
-            if let Some(kept) = pick(group, &mut diagnostics) {
+            if let Some(kept) = pick(group, group_rule, &mut diagnostics) {
                 write_row(out, trip_id, &kept, positions, stops, &mut diagnostics);
             }
         }
@@ -213,15 +232,27 @@ fn schedule_time(arrival: u32, time: LocalTime) -> Scheduled {
     }
 }
 
+/// The thresholds of SPEC §3's group rule, from [`Params`].
+#[derive(Debug, Clone, Copy)]
+struct GroupRule {
+    /// Rows count as near the stop up to this `distance_to_stop` (0.25 by default).
+    max_distance: f64,
+    /// A near row with at least this `sched_dev` means the vehicle had arrived (0 by default).
+    arrived_min_dev: i64,
+}
+
 /// SPEC §3: which row of a (trip, stop) group is kept, if any.
-fn pick(group: &[Match], diagnostics: &mut Diagnostics) -> Option<Match> {
+fn pick(group: &[Match], rule: GroupRule, diagnostics: &mut Diagnostics) -> Option<Match> {
     if let [only] = group {
         return Some(*only);
     }
-    let mut nearby = group.iter().filter(|m| m.distance_to_stop <= NEARBY);
-    let on_time_or_late = nearby
-        .clone()
-        .find(|m| m.scheduled.is_some_and(|s| s.deviation >= 0));
+    let mut nearby = group
+        .iter()
+        .filter(|m| m.distance_to_stop <= rule.max_distance);
+    let on_time_or_late = nearby.clone().find(|m| {
+        m.scheduled
+            .is_some_and(|s| s.deviation >= rule.arrived_min_dev)
+    });
     let kept = on_time_or_late.or_else(|| nearby.next_back());
     match kept {
         Some(kept) => {

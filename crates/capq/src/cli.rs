@@ -2,13 +2,25 @@
 //! `commands/<name>.rs`.
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use clap::{Args, Parser, Subcommand};
+
+/// What `capq --version` prints after the name: the release and the fingerprint of the
+/// processor built in, which changes with any edit of `crates/capmetrics` (see
+/// `capmetrics::fingerprint`), so an output can be traced to the code that made it.
+pub static VERSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{} (processor {})",
+        env!("CARGO_PKG_VERSION"),
+        capmetrics::PROCESSOR_FINGERPRINT
+    )
+});
 
 #[derive(Debug, Parser)]
 #[command(
     name = "capq",
-    version,
+    version = VERSION.as_str(),
     about = "Process CapMetrics days, on this machine or through Redis"
 )]
 pub struct Cli {

@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bad_input;
+mod fingerprint;
 mod garbage;
+mod params;
 mod reference;
 mod unseen;
 

@@ -11,6 +11,7 @@ mod queue;
 mod reliability;
 mod report_browser;
 mod run;
+mod version;
 mod worker_safety;
 
 use std::path::{Path, PathBuf};
