@@ -1,0 +1,557 @@
+//! Reading a processed-day CSV (SPEC.md §4) into a [`PartialBuilder`]: a thin, fast parser.
+//!
+//! A year of processed days is about 1.4 GB, and aggregating it from CSVs should cost little
+//! more than reading the files. So the reader finds commas and line ends with `memchr` (SIMD),
+//! keeps only the eleven columns the statistics use (found by name in the header, in any
+//! order), and parses a column only when the row's class needs it: the distance and the
+//! deviation of every row, the rest only for used rows, and a stop's coordinates only for the
+//! first row of its cell. Whether `distance_to_stop > 0.25` is usually decided from the text
+//! alone; unusual text (exponents, long fractions right at 0.25) goes through a full parse.
+//! A file with a quote character anywhere takes a general RFC 4180 path instead.
+//!
+//! Both the processor's own output and the old program's (decimals printed to 12 significant
+//! digits, `sched_dev` as `48.0`) are read. Errors name the file, line and column.
+
+use capmetrics::timestamp::LocalTime;
+use capmetrics::{Date, Input};
+
+use crate::Error;
+use crate::partial::PartialBuilder;
+use crate::partial::builder::UsedRow;
+use crate::visit::{OUTLIER_SECONDS, RowClass};
+
+/// The columns the statistics read, by role.
+const COLUMNS: [&str; 11] = [
+    "timestamp",
+    "route_id",
+    "trip_id",
+    "trip_headsign",
+    "stop_lat",
+    "stop_lon",
+    "stop_id",
+    "sched_time",
+    "distance_to_stop",
+    "sched_dev",
+    "hourofday",
+];
+const TIMESTAMP: usize = 0;
+const ROUTE_ID: usize = 1;
+const TRIP_ID: usize = 2;
+const HEADSIGN: usize = 3;
+const STOP_LAT: usize = 4;
+const STOP_LON: usize = 5;
+const STOP_ID: usize = 6;
+const SCHED_TIME: usize = 7;
+const DISTANCE: usize = 8;
+const SCHED_DEV: usize = 9;
+const HOUR: usize = 10;
+
+/// Feeds every row of the processed CSV `raw` (plain or gzip) to `builder`.
+pub(crate) fn read(name: &str, raw: &[u8], builder: &mut PartialBuilder) -> Result<(), Error> {
+    let decompressed;
+    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+        decompressed = Input::from_bytes(name, raw.to_vec()).map_err(|e| Error::Input {
+            file: name.to_owned(),
+            detail: e.to_string(),
+        })?;
+        decompressed.bytes()
+    } else {
+        raw
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let header_end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
+    let header = &bytes[..header_end];
+    let header = header.strip_suffix(b"\r").unwrap_or(header);
+    if header.is_empty() {
+        return Err(Error::NoHeader {
+            file: name.to_owned(),
+        });
+    }
+    let header_text = String::from_utf8_lossy(header);
+    let names: Vec<&str> = header_text
+        .split(',')
+        .map(|n| n.trim_matches('"'))
+        .collect();
+    let mut roles: Vec<Option<usize>> = vec![None; names.len()];
+    for (role, column) in COLUMNS.iter().enumerate() {
+        let index = names
+            .iter()
+            .position(|n| n == column)
+            .ok_or_else(|| Error::MissingColumn {
+                file: name.to_owned(),
+                column,
+                header: header_text.to_string(),
+            })?;
+        roles[index] = Some(role);
+    }
+    let body = bytes.get(header_end + 1..).unwrap_or_default();
+    let mut reader = Rows {
+        file: name,
+        builder,
+        dates: DateCache::default(),
+    };
+    if memchr::memchr(b'"', body).is_some() {
+        reader.quoted(body, &roles)
+    } else {
+        reader.plain(body, &roles)
+    }
+}
+
+/// The reader's state: where errors point, and the builder rows go to.
+struct Rows<'a, 'b> {
+    file: &'a str,
+    builder: &'b mut PartialBuilder,
+    dates: DateCache,
+}
+
+impl Rows<'_, '_> {
+    /// The fast path: no quotes anywhere, so commas and line feeds are all separators.
+    fn plain(&mut self, body: &[u8], roles: &[Option<usize>]) -> Result<(), Error> {
+        let mut fields: [&[u8]; 11] = [b""; 11];
+        let mut column = 0usize;
+        let mut start = 0usize;
+        let mut line_start = 0usize;
+        let mut line = 2u64;
+        for pos in memchr::memchr2_iter(b',', b'\n', body) {
+            let newline = body[pos] == b'\n';
+            let end = if newline && pos > start && body[pos - 1] == b'\r' {
+                pos - 1
+            } else {
+                pos
+            };
+            if let Some(Some(role)) = roles.get(column) {
+                fields[*role] = &body[start..end];
+            }
+            column += 1;
+            start = pos + 1;
+            if newline {
+                // A blank line (as at the very end of some files) holds no record.
+                if !(column == 1 && end == line_start) {
+                    self.record(line, column, roles.len(), &fields)?;
+                }
+                line_start = start;
+                column = 0;
+                line += 1;
+            }
+        }
+        if start < body.len() {
+            let tail = &body[start..];
+            let tail = tail.strip_suffix(b"\r").unwrap_or(tail);
+            if let Some(Some(role)) = roles.get(column) {
+                fields[*role] = tail;
+            }
+            column += 1;
+            if !(column == 1 && tail.is_empty()) {
+                self.record(line, column, roles.len(), &fields)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The general path: RFC 4180 quoting, with quoted fields that may hold commas, quotes
+    /// (doubled) and line breaks.
+    fn quoted(&mut self, body: &[u8], roles: &[Option<usize>]) -> Result<(), Error> {
+        let mut pos = 0usize;
+        let mut line = 2u64;
+        let mut owned: Vec<Vec<u8>> = Vec::new();
+        while pos < body.len() {
+            let record_line = line;
+            owned.clear();
+            let mut field = Vec::new();
+            loop {
+                if body.get(pos) == Some(&b'"') {
+                    pos += 1;
+                    loop {
+                        match body.get(pos) {
+                            None => {
+                                return Err(Error::Csv {
+                                    file: self.file.to_owned(),
+                                    line: record_line,
+                                    detail: "a quoted field is not closed",
+                                });
+                            }
+                            Some(b'"') if body.get(pos + 1) == Some(&b'"') => {
+                                field.push(b'"');
+                                pos += 2;
+                            }
+                            Some(b'"') => {
+                                pos += 1;
+                                break;
+                            }
+                            Some(&b) => {
+                                if b == b'\n' {
+                                    line += 1;
+                                }
+                                field.push(b);
+                                pos += 1;
+                            }
+                        }
+                    }
+                    match body.get(pos) {
+                        None | Some(b',') | Some(b'\n') => {}
+                        Some(b'\r') if matches!(body.get(pos + 1), None | Some(b'\n')) => pos += 1,
+                        Some(_) => {
+                            return Err(Error::Csv {
+                                file: self.file.to_owned(),
+                                line,
+                                detail: "text after a closing quote",
+                            });
+                        }
+                    }
+                } else {
+                    let rest = &body[pos..];
+                    let stop = memchr::memchr2(b',', b'\n', rest).unwrap_or(rest.len());
+                    let text = &rest[..stop];
+                    if text.contains(&b'"') {
+                        return Err(Error::Csv {
+                            file: self.file.to_owned(),
+                            line,
+                            detail: "a quote inside an unquoted field",
+                        });
+                    }
+                    let text = if rest.get(stop) != Some(&b',') {
+                        text.strip_suffix(b"\r").unwrap_or(text)
+                    } else {
+                        text
+                    };
+                    field.extend_from_slice(text);
+                    pos += stop;
+                }
+                owned.push(std::mem::take(&mut field));
+                match body.get(pos) {
+                    Some(b',') => pos += 1,
+                    Some(b'\n') => {
+                        pos += 1;
+                        line += 1;
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+            if owned.len() == 1 && owned[0].is_empty() {
+                continue;
+            }
+            let mut fields: [&[u8]; 11] = [b""; 11];
+            for (column, value) in owned.iter().enumerate() {
+                if let Some(Some(role)) = roles.get(column) {
+                    fields[*role] = value;
+                }
+            }
+            self.record(record_line, owned.len(), roles.len(), &fields)?;
+        }
+        Ok(())
+    }
+
+    /// One record: classify it, and parse the rest of what a used row needs.
+    fn record(
+        &mut self,
+        line: u64,
+        found: usize,
+        expected: usize,
+        fields: &[&[u8]; 11],
+    ) -> Result<(), Error> {
+        if found != expected {
+            return Err(Error::FieldCount {
+                file: self.file.to_owned(),
+                line,
+                expected,
+                found,
+            });
+        }
+        let field_error = |role: usize, problem: &'static str| Error::Field {
+            file: self.file.to_owned(),
+            line,
+            column: COLUMNS[role],
+            problem,
+            value: String::from_utf8_lossy(fields[role]).into_owned(),
+        };
+        let far = match far_from_text(fields[DISTANCE]) {
+            Some(far) => far,
+            None => {
+                let distance = parse_decimal(fields[DISTANCE])
+                    .ok_or_else(|| field_error(DISTANCE, "not a finite number"))?;
+                distance > crate::visit::FAR_DISTANCE
+            }
+        };
+        let deviation = parse_whole(fields[SCHED_DEV])
+            .ok_or_else(|| field_error(SCHED_DEV, "not a whole number of seconds"))?;
+        let class = if far {
+            RowClass::Far
+        } else if deviation.abs() > OUTLIER_SECONDS {
+            RowClass::Outlier
+        } else {
+            RowClass::Used
+        };
+        match class {
+            RowClass::Far => {
+                self.builder.push_far();
+                return Ok(());
+            }
+            RowClass::Outlier => {
+                self.builder.push_outlier(deviation);
+                return Ok(());
+            }
+            RowClass::Used => {}
+        }
+        let integer = |role: usize| {
+            parse_whole(fields[role]).ok_or_else(|| field_error(role, "not an integer"))
+        };
+        let route_id = integer(ROUTE_ID)?;
+        let trip_id = integer(TRIP_ID)?;
+        let stop_id = integer(STOP_ID)?;
+        let hour = integer(HOUR)?;
+        let hour = u8::try_from(hour)
+            .ok()
+            .filter(|h| *h < 24)
+            .ok_or_else(|| field_error(HOUR, "not an hour from 0 to 23"))?;
+        let headsign = std::str::from_utf8(fields[HEADSIGN])
+            .map_err(|_| field_error(HEADSIGN, "invalid UTF-8"))?;
+        let timestamp = self.dates.instant(fields[TIMESTAMP]).ok_or_else(|| {
+            field_error(
+                TIMESTAMP,
+                "not a timestamp such as 2016-11-24T00:00:51-06:00",
+            )
+        })?;
+        let sched_time = self.dates.instant(fields[SCHED_TIME]).ok_or_else(|| {
+            field_error(
+                SCHED_TIME,
+                "not a timestamp such as 2016-11-24T00:00:51-06:00",
+            )
+        })?;
+        let row = UsedRow {
+            route_id,
+            trip_id,
+            headsign,
+            stop_id,
+            timestamp,
+            sched_time,
+            deviation,
+            hour,
+        };
+        self.builder.push_used(&row, || {
+            let lat = parse_decimal(fields[STOP_LAT])
+                .ok_or_else(|| field_error(STOP_LAT, "not a finite number"))?;
+            let lon = parse_decimal(fields[STOP_LON])
+                .ok_or_else(|| field_error(STOP_LON, "not a finite number"))?;
+            Ok((lat, lon))
+        })
+    }
+}
+
+/// Decides `text > 0.25` from the decimal text when that is certain, `None` when a full parse
+/// is needed (exponents, signs, long fractions that could round to exactly 0.25).
+fn far_from_text(text: &[u8]) -> Option<bool> {
+    let (whole, fraction) = match memchr::memchr(b'.', text) {
+        Some(dot) => (&text[..dot], &text[dot + 1..]),
+        None => (text, &b""[..]),
+    };
+    if whole.is_empty() || !whole.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if !fraction.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if whole.iter().any(|&d| d != b'0') {
+        return Some(true);
+    }
+    // 0.xxx against 0.25000…: the first differing digit decides, unless the text is 0.25
+    // followed by a non-zero digit so far out that the double could still be 0.25.
+    for (i, &digit) in fraction.iter().enumerate() {
+        let target = match i {
+            0 => b'2',
+            1 => b'5',
+            _ => b'0',
+        };
+        if digit < target {
+            return Some(false);
+        }
+        if digit > target {
+            // Above 0.25 by at least 10^-(i+1); below 10^-16 the nearest double may be 0.25.
+            return if i < 16 { Some(true) } else { None };
+        }
+    }
+    Some(false)
+}
+
+/// A finite decimal number (any form Rust reads, including exponents).
+fn parse_decimal(text: &[u8]) -> Option<f64> {
+    let value: f64 = std::str::from_utf8(text).ok()?.parse().ok()?;
+    value.is_finite().then_some(value)
+}
+
+/// A whole number written as an integer (`-32`) or as a decimal with a zero fraction (`48.0`,
+/// as the old program printed `sched_dev`).
+fn parse_whole(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text.split_first()? {
+        (b'-', rest) => (true, rest),
+        (b'+', rest) => (false, rest),
+        _ => (false, text),
+    };
+    let (whole, fraction) = match memchr::memchr(b'.', digits) {
+        Some(dot) => (&digits[..dot], &digits[dot + 1..]),
+        None => (digits, &b""[..]),
+    };
+    if whole.is_empty() || whole.len() > 18 || !fraction.iter().all(|&b| b == b'0') {
+        return None;
+    }
+    let mut value = 0i64;
+    for &b in whole {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + i64::from(b - b'0');
+    }
+    Some(if negative { -value } else { value })
+}
+
+/// Turns timestamps into instants, remembering the last date seen: rows of a day share a
+/// handful of dates, so the calendar arithmetic runs a few times per file.
+#[derive(Default)]
+struct DateCache {
+    text: [u8; 10],
+    days: i64,
+}
+
+impl DateCache {
+    /// Seconds since 1970-01-01T00:00Z of `YYYY-MM-DDTHH:MM:SS±HH:MM` (or the other forms
+    /// the processor accepts: `±HHMM`, `Z`, a space for the `T`).
+    fn instant(&mut self, text: &[u8]) -> Option<i64> {
+        if let [
+            date @ ..,
+            b'T',
+            h1,
+            h2,
+            b':',
+            m1,
+            m2,
+            b':',
+            s1,
+            s2,
+            sign,
+            oh1,
+            oh2,
+            b':',
+            om1,
+            om2,
+        ] = text
+            && date.len() == 10
+            && matches!(sign, b'+' | b'-')
+        {
+            let days = if date == self.text {
+                self.days
+            } else {
+                let parsed = parse_date(date)?;
+                self.text.copy_from_slice(date);
+                self.days = parsed;
+                parsed
+            };
+            let hour = two_digits(*h1, *h2)?;
+            let minute = two_digits(*m1, *m2)?;
+            let second = two_digits(*s1, *s2)?;
+            let offset_hours = two_digits(*oh1, *oh2)?;
+            let offset_minutes = two_digits(*om1, *om2)?;
+            if hour > 23 || minute > 59 || second > 59 || offset_hours > 23 || offset_minutes > 59 {
+                return None;
+            }
+            let mut offset = offset_hours * 3600 + offset_minutes * 60;
+            if *sign == b'-' {
+                offset = -offset;
+            }
+            return Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset);
+        }
+        let local = LocalTime::parse(std::str::from_utf8(text).ok()?).ok()?;
+        Some(local.local_epoch_seconds() - i64::from(local.offset_minutes) * 60)
+    }
+}
+
+fn parse_date(text: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(text).ok()?;
+    let date: Date = text.parse().ok()?;
+    Some(i64::from(date.day_number()))
+}
+
+fn two_digits(a: u8, b: u8) -> Option<i64> {
+    (a.is_ascii_digit() && b.is_ascii_digit())
+        .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn far_is_decided_from_text_like_a_double_compare() {
+        let cases: &[&str] = &[
+            "0.25",
+            "0.2500",
+            "0.250000000000000000001",
+            "0.25000000000000001",
+            "0.2500000000000001",
+            "0.26",
+            "0.3",
+            "0.249999999999999999999",
+            "0.0312160215275",
+            "0",
+            "0.0",
+            "1",
+            "1.0",
+            "12.96",
+            "00.5",
+            "0.",
+            "2.5e-05",
+            "-0.3",
+            "0.251",
+        ];
+        for text in cases {
+            let expected = text.parse::<f64>().unwrap() > 0.25;
+            let got = far_from_text(text.as_bytes())
+                .unwrap_or_else(|| parse_decimal(text.as_bytes()).unwrap() > 0.25);
+            assert_eq!(got, expected, "{text}");
+        }
+        assert_eq!(far_from_text(b"0.25000000000000001"), None);
+        assert_eq!(far_from_text(b"2.5e-05"), None);
+    }
+
+    #[test]
+    fn whole_numbers_in_both_spellings() {
+        assert_eq!(parse_whole(b"48"), Some(48));
+        assert_eq!(parse_whole(b"48.0"), Some(48));
+        assert_eq!(parse_whole(b"-32.00"), Some(-32));
+        assert_eq!(parse_whole(b"+7"), Some(7));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"4.5",
+            b"1e3",
+            b" 4",
+            b"x",
+            b".0",
+            b"1234567890123456789",
+        ] {
+            assert_eq!(parse_whole(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn instants_honour_the_offset() {
+        let mut cache = DateCache::default();
+        let a = cache.instant(b"2016-11-24T00:00:51-06:00").unwrap();
+        assert_eq!(a, 1_479_967_251);
+        // The same instant, written in UTC and in the other accepted forms.
+        assert_eq!(cache.instant(b"2016-11-24T06:00:51+00:00"), Some(a));
+        assert_eq!(cache.instant(b"2016-11-24T06:00:51Z"), Some(a));
+        assert_eq!(cache.instant(b"2016-11-24 00:00:51-0600"), Some(a));
+        // Across the DST change: 01:59:59 CST is one second before 03:00:00 CDT.
+        let before = cache.instant(b"2015-03-08T01:59:59-06:00").unwrap();
+        let after = cache.instant(b"2015-03-08T03:00:00-05:00").unwrap();
+        assert_eq!(after - before, 1);
+        for bad in [
+            &b"2016-11-24T24:00:00-06:00"[..],
+            b"2016-13-01T00:00:00-06:00",
+            b"",
+            b"x",
+        ] {
+            assert_eq!(cache.instant(bad), None);
+        }
+    }
+}
