@@ -24,6 +24,10 @@ use crate::report::{self, ReportOptions};
 use crate::tables::{Aggregate, DayLists};
 use crate::window::WindowChoice;
 
+/// Reads a file of the input folder by name: `Ok(None)` when it is not there. Called from
+/// several threads at once.
+pub type Fetch<'a> = dyn Fn(&str) -> Result<Option<Vec<u8>>, Error> + Sync + 'a;
+
 /// A file of the input folder, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileInfo {
@@ -214,7 +218,7 @@ struct Done {
 /// day twice, too many rows) are returned.
 pub fn aggregate_folder(
     entries: &[DayEntry],
-    fetch: &(dyn Fn(&str) -> Result<Option<Vec<u8>>, Error> + Sync),
+    fetch: &Fetch<'_>,
     options: &FolderOptions,
 ) -> Result<FolderOutput, Error> {
     let failed: std::collections::BTreeSet<Date> = options.failed_days.iter().copied().collect();
@@ -310,11 +314,7 @@ pub fn aggregate_folder(
 }
 
 /// Reads one day: its partial when current, else its CSV.
-fn one_day(
-    entry: &DayEntry,
-    fetch: &(dyn Fn(&str) -> Result<Option<Vec<u8>>, Error> + Sync),
-    options: &FolderOptions,
-) -> Done {
+fn one_day(entry: &DayEntry, fetch: &Fetch<'_>, options: &FolderOptions) -> Done {
     let source = if !options.use_partials {
         PartialUse::Disabled
     } else {
@@ -371,7 +371,7 @@ fn staleness(csv: &FileInfo, partial: &FileInfo) -> Option<String> {
 fn read_partial(
     entry: &DayEntry,
     partial: &FileInfo,
-    fetch: &(dyn Fn(&str) -> Result<Option<Vec<u8>>, Error> + Sync),
+    fetch: &Fetch<'_>,
 ) -> Result<DayPartial, PartialUse> {
     let bytes = match fetch(&partial.name) {
         Ok(Some(bytes)) => bytes,

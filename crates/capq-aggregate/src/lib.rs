@@ -41,8 +41,8 @@ pub mod window;
 pub use aggregate::{Aggregator, DayFlag};
 pub use error::Error;
 pub use folder::{
-    DayEntry, DayOutcome, FileInfo, FolderOptions, FolderOutput, PartialUse, aggregate_folder,
-    folder_days,
+    DayEntry, DayOutcome, Fetch, FileInfo, FolderOptions, FolderOutput, PartialUse,
+    aggregate_folder, folder_days,
 };
 pub use hash::content_hash;
 pub use partial::{DayPartial, PartialBuilder, SourceInfo, partial_name};

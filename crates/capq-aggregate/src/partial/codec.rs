@@ -392,6 +392,11 @@ impl Decoder<'_> {
             let byte = *self.data.get(self.pos).ok_or("truncated")?;
             self.pos += 1;
             let bits = u64::from(byte & 0x7f);
+            // Only the shortest encoding is accepted, so a file decodes one way and encodes back
+            // to itself.
+            if byte == 0 && shift > 0 {
+                return Err("a number is not in its shortest form");
+            }
             if shift == 63 && bits > 1 {
                 return Err("a number overflows 64 bits");
             }
