@@ -28,4 +28,4 @@ pub mod storage;
 pub use error::StorageError;
 pub use location::Location;
 pub use remote_dir::{RemoteDir, data_source};
-pub use storage::Storage;
+pub use storage::{Entry, Storage};
