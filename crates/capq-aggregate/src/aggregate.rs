@@ -138,7 +138,6 @@ pub struct Aggregator {
     pub(crate) outlier: u64,
     /// Used rows of `ok` days per second of deviation, offset by 1800.
     pub(crate) system: Vec<u64>,
-    merged_rows: u64,
     direction_ids: FxHashMap<String, u32>,
     pub(crate) directions: Vec<String>,
     route_ids: FxHashMap<(i64, u32, DayType), u32>,
@@ -163,7 +162,6 @@ impl Aggregator {
             far: 0,
             outlier: 0,
             system: vec![0; DEVIATION_WIDTH as usize],
-            merged_rows: 0,
             direction_ids: FxHashMap::default(),
             directions: Vec::new(),
             route_ids: FxHashMap::default(),
@@ -209,17 +207,12 @@ impl Aggregator {
         self.far += far;
         self.outlier += outlier;
         if flag == DayFlag::Ok {
-            self.merge(partial, used)?;
+            self.merge(partial);
         }
         Ok(flag)
     }
 
-    fn merge(&mut self, partial: &DayPartial, used: u64) -> Result<(), Error> {
-        self.merged_rows = self
-            .merged_rows
-            .checked_add(used)
-            .filter(|&n| n <= u64::from(u32::MAX))
-            .ok_or(Error::Overflow("more than 4294967295 used rows"))?;
+    fn merge(&mut self, partial: &DayPartial) {
         let daytype = DayType::of(partial.day);
         for &(value, count) in &partial.used {
             self.system[(value - DEVIATION_LO) as usize] += count;
@@ -277,10 +270,9 @@ impl Aggregator {
                 stop.lon = cell.lon;
             }
             let route = &mut self.routes[route as usize];
-            for &(value, count) in partial.range(cell.deviations) {
-                stop.deviations.add(value, count, &mut self.scratch);
-                route.deviations.add(value, count, &mut self.scratch);
-            }
+            let bins = partial.range(cell.deviations);
+            stop.deviations.add_bins(bins, &mut self.scratch);
+            route.deviations.add_bins(bins, &mut self.scratch);
         }
         for cell in &partial.route_hours {
             let key = (cell.route_id, daytype, cell.hour);
@@ -294,10 +286,9 @@ impl Aggregator {
                     deviations: Counts::new(DEVIATION_LO, DEVIATION_WIDTH),
                 });
             }
-            let agg = &mut self.route_hours[index as usize];
-            for &(value, count) in partial.range(cell.deviations) {
-                agg.deviations.add(value, count, &mut self.scratch);
-            }
+            self.route_hours[index as usize]
+                .deviations
+                .add_bins(partial.range(cell.deviations), &mut self.scratch);
         }
         for cell in &partial.headways {
             let route = &self.routes[routes[cell.route as usize] as usize];
@@ -320,12 +311,131 @@ impl Aggregator {
             agg.pairs += cell.pairs;
             agg.bunched += cell.bunched;
             agg.gapped += cell.gapped;
-            for &(value, count) in partial.range(cell.observed) {
-                agg.observed.add(value, count, &mut self.scratch);
+            agg.observed
+                .add_bins(partial.range(cell.observed), &mut self.scratch);
+            agg.scheduled
+                .add_bins(partial.range(cell.scheduled), &mut self.scratch);
+        }
+    }
+
+    /// Adds everything `other` holds (days merged on another thread). Fails when both hold
+    /// the same day.
+    pub fn absorb(&mut self, mut other: Aggregator) -> Result<(), Error> {
+        if self.choice != other.choice {
+            return Err(Error::Window(
+                "cannot combine aggregates of different windows".to_owned(),
+            ));
+        }
+        for day in &other.seen {
+            if !self.seen.insert(*day) {
+                return Err(Error::DuplicateDay(*day));
             }
-            for &(value, count) in partial.range(cell.scheduled) {
-                agg.scheduled.add(value, count, &mut self.scratch);
+        }
+        self.days.append(&mut other.days);
+        self.rows += other.rows;
+        self.far += other.far;
+        self.outlier += other.outlier;
+        for (mine, theirs) in self.system.iter_mut().zip(&other.system) {
+            *mine += theirs;
+        }
+        let directions: Vec<u32> = other
+            .directions
+            .iter()
+            .map(|name| self.direction_id(name))
+            .collect();
+        let mut bins = Vec::new();
+        let scratch = &mut other.scratch;
+        for mut route in other.routes {
+            let key = (
+                route.route_id,
+                directions[route.direction as usize],
+                route.daytype,
+            );
+            let next = self.routes.len() as u32;
+            let index = *self.route_ids.entry(key).or_insert(next);
+            if index == next {
+                self.routes.push(RouteAgg {
+                    route_id: key.0,
+                    direction: key.1,
+                    daytype: key.2,
+                    days: 0,
+                    trips: 0,
+                    deviations: Counts::new(DEVIATION_LO, DEVIATION_WIDTH),
+                });
             }
+            let mine = &mut self.routes[index as usize];
+            mine.days += route.days;
+            mine.trips += route.trips;
+            route.deviations.bins(scratch, &mut bins);
+            mine.deviations.add_bins(&bins, &mut self.scratch);
+        }
+        for mut stop in other.stops {
+            let key = (
+                stop.route_id,
+                directions[stop.direction as usize],
+                stop.daytype,
+                stop.stop_id,
+            );
+            let next = self.stops.len() as u32;
+            let index = *self.stop_ids.entry(key).or_insert(next);
+            stop.deviations.bins(scratch, &mut bins);
+            if index == next {
+                stop.direction = key.1;
+                stop.deviations = Counts::new(DEVIATION_LO, DEVIATION_WIDTH);
+                self.stops.push(stop);
+            } else {
+                let mine = &mut self.stops[index as usize];
+                if stop.latest > mine.latest {
+                    mine.latest = stop.latest;
+                    mine.lat = stop.lat;
+                    mine.lon = stop.lon;
+                }
+            }
+            self.stops[index as usize]
+                .deviations
+                .add_bins(&bins, &mut self.scratch);
+        }
+        for mut cell in other.route_hours {
+            let key = (cell.route_id, cell.daytype, cell.hour);
+            let next = self.route_hours.len() as u32;
+            let index = *self.route_hour_ids.entry(key).or_insert(next);
+            cell.deviations.bins(scratch, &mut bins);
+            if index == next {
+                cell.deviations = Counts::new(DEVIATION_LO, DEVIATION_WIDTH);
+                self.route_hours.push(cell);
+            }
+            self.route_hours[index as usize]
+                .deviations
+                .add_bins(&bins, &mut self.scratch);
+        }
+        for mut cell in other.headways {
+            let key = (
+                cell.route_id,
+                directions[cell.direction as usize],
+                cell.daytype,
+            );
+            let next = self.headways.len() as u32;
+            let index = *self.headway_ids.entry(key).or_insert(next);
+            if index == next {
+                self.headways.push(HeadwayAgg {
+                    route_id: key.0,
+                    direction: key.1,
+                    daytype: key.2,
+                    pairs: 0,
+                    bunched: 0,
+                    gapped: 0,
+                    observed: Counts::new(OBSERVED_LO, OBSERVED_WIDTH),
+                    scheduled: Counts::new(1, MAX_SCHEDULED_HEADWAY as u32),
+                });
+            }
+            let mine = &mut self.headways[index as usize];
+            mine.pairs += cell.pairs;
+            mine.bunched += cell.bunched;
+            mine.gapped += cell.gapped;
+            cell.observed.bins(scratch, &mut bins);
+            mine.observed.add_bins(&bins, &mut self.scratch);
+            cell.scheduled.bins(scratch, &mut bins);
+            mine.scheduled.add_bins(&bins, &mut self.scratch);
         }
         Ok(())
     }

@@ -81,10 +81,6 @@ pub enum Error {
     /// The same day given twice (say, as `.csv` and as `.csv.gz`).
     #[error("day {0} is given twice")]
     DuplicateDay(capmetrics::Date),
-
-    /// More rows than the exact counters of one aggregate hold (about four billion).
-    #[error("too many rows to aggregate exactly: {0}")]
-    Overflow(&'static str),
 }
 
 impl Error {
@@ -93,7 +89,7 @@ impl Error {
     pub fn is_input_error(&self) -> bool {
         match self {
             Error::Fetch { input_error, .. } => *input_error,
-            Error::Report { .. } | Error::Overflow(_) => false,
+            Error::Report { .. } => false,
             _ => true,
         }
     }

@@ -12,7 +12,6 @@
 //! correct, only slower (see `docs/aggregate.md`).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::SystemTime;
 
 use capmetrics::Date;
@@ -244,55 +243,65 @@ pub fn aggregate_folder(
         lists.missing.dedup();
     }
 
-    let mut aggregator = Aggregator::new(options.window);
-    let mut outcomes = Vec::with_capacity(selected.len());
-    let mut new_partials = Vec::new();
+    // Each thread reads days and merges them into its own aggregator, so merging runs on
+    // every core too; the aggregators are combined at the end (a sum, like any merge).
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let threads = options.threads.clamp(1, selected.len().max(1));
-    let fatal = std::thread::scope(|scope| -> Result<(), Error> {
-        let (sender, receiver) = mpsc::sync_channel::<Done>(threads * 2);
-        for _ in 0..threads {
-            let sender = sender.clone();
-            let (next, stop, selected) = (&next, &stop, &selected);
-            scope.spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(entry) = selected.get(i) else { break };
-                    let done = one_day(entry, fetch, options);
-                    if sender.send(done).is_err() {
-                        break;
+    type Worked = Result<(Aggregator, Vec<DayOutcome>, Vec<(String, Vec<u8>)>), Error>;
+    let results: Vec<Worked> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let (next, stop, selected) = (&next, &stop, &selected);
+                scope.spawn(move || -> Worked {
+                    let mut aggregator = Aggregator::new(options.window);
+                    let mut outcomes = Vec::new();
+                    let mut new_partials = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(entry) = selected.get(i) else { break };
+                        let done = one_day(entry, fetch, options);
+                        outcomes.push(match done.result {
+                            Ok((partial, source)) => match aggregator.add(&partial) {
+                                Ok(flag) => DayOutcome::Counted {
+                                    day: done.day,
+                                    flag,
+                                    source,
+                                },
+                                Err(error) => {
+                                    stop.store(true, Ordering::Relaxed);
+                                    return Err(error);
+                                }
+                            },
+                            Err(error) => DayOutcome::Failed {
+                                day: done.day,
+                                error,
+                            },
+                        });
+                        new_partials.extend(done.new_partial);
                     }
-                }
-            });
-        }
-        drop(sender);
-        for done in receiver {
-            let outcome = match done.result {
-                Ok((partial, source)) => match aggregator.add(&partial) {
-                    Ok(flag) => DayOutcome::Counted {
-                        day: done.day,
-                        flag,
-                        source,
-                    },
-                    Err(error) => {
-                        stop.store(true, Ordering::Relaxed);
-                        return Err(error);
-                    }
-                },
-                Err(error) => DayOutcome::Failed {
-                    day: done.day,
-                    error,
-                },
-            };
-            if let Some(new) = done.new_partial {
-                new_partials.push(new);
-            }
-            outcomes.push(outcome);
-        }
-        Ok(())
+                    Ok((aggregator, outcomes, new_partials))
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
     });
-    fatal?;
+    let mut aggregator = Aggregator::new(options.window);
+    let mut outcomes = Vec::with_capacity(selected.len());
+    let mut new_partials = Vec::new();
+    for result in results {
+        let (part, days, partials) = result?;
+        aggregator.absorb(part)?;
+        outcomes.extend(days);
+        new_partials.extend(partials);
+    }
 
     outcomes.sort_by_key(DayOutcome::day);
     new_partials.sort();

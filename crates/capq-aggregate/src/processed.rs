@@ -89,6 +89,7 @@ pub(crate) fn read(name: &str, raw: &[u8], builder: &mut PartialBuilder) -> Resu
         file: name,
         builder,
         dates: DateCache::default(),
+        headsign: String::new(),
     };
     if memchr::memchr(b'"', body).is_some() {
         reader.quoted(body, &roles)
@@ -102,47 +103,50 @@ struct Rows<'a, 'b> {
     file: &'a str,
     builder: &'b mut PartialBuilder,
     dates: DateCache,
+    /// The last headsign seen, already checked to be UTF-8.
+    headsign: String,
 }
 
 impl Rows<'_, '_> {
     /// The fast path: no quotes anywhere, so commas and line feeds are all separators.
     fn plain(&mut self, body: &[u8], roles: &[Option<usize>]) -> Result<(), Error> {
-        let mut fields: [&[u8]; 11] = [b""; 11];
-        let mut column = 0usize;
-        let mut start = 0usize;
-        let mut line_start = 0usize;
-        let mut line = 2u64;
-        for pos in memchr::memchr2_iter(b',', b'\n', body) {
-            let newline = body[pos] == b'\n';
-            let end = if newline && pos > start && body[pos - 1] == b'\r' {
-                pos - 1
-            } else {
-                pos
-            };
-            if let Some(Some(role)) = roles.get(column) {
-                fields[*role] = &body[start..end];
+        let mut split = Split {
+            fields: [b""; 11],
+            column: 0,
+            start: 0,
+            line_start: 0,
+            line: 2,
+        };
+        // Eight bytes at a time: a mask with the high bit of every comma and line feed byte,
+        // then one step per separator. (This beats a `memchr` call per field: fields are a
+        // few bytes long, so per-call costs dominated.)
+        let mut chunks = body.chunks_exact(8);
+        let mut base = 0usize;
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let mut mask = separators(u64::from_le_bytes(word));
+            while mask != 0 {
+                let pos = base + (mask.trailing_zeros() / 8) as usize;
+                mask &= mask - 1;
+                split.separator(self, body, pos, roles)?;
             }
-            column += 1;
-            start = pos + 1;
-            if newline {
-                // A blank line (as at the very end of some files) holds no record.
-                if !(column == 1 && end == line_start) {
-                    self.record(line, column, roles.len(), &fields)?;
-                }
-                line_start = start;
-                column = 0;
-                line += 1;
+            base += 8;
+        }
+        for (offset, &byte) in chunks.remainder().iter().enumerate() {
+            if byte == b',' || byte == b'\n' {
+                split.separator(self, body, base + offset, roles)?;
             }
         }
-        if start < body.len() {
-            let tail = &body[start..];
+        if split.start < body.len() {
+            let tail = &body[split.start..];
             let tail = tail.strip_suffix(b"\r").unwrap_or(tail);
-            if let Some(Some(role)) = roles.get(column) {
-                fields[*role] = tail;
+            if let Some(Some(role)) = roles.get(split.column) {
+                split.fields[*role] = tail;
             }
-            column += 1;
-            if !(column == 1 && tail.is_empty()) {
-                self.record(line, column, roles.len(), &fields)?;
+            split.column += 1;
+            if !(split.column == 1 && tail.is_empty()) {
+                self.record(split.line, split.column, roles.len(), &split.fields)?;
             }
         }
         Ok(())
@@ -304,8 +308,14 @@ impl Rows<'_, '_> {
             .ok()
             .filter(|h| *h < 24)
             .ok_or_else(|| field_error(HOUR, "not an hour from 0 to 23"))?;
-        let headsign = std::str::from_utf8(fields[HEADSIGN])
-            .map_err(|_| field_error(HEADSIGN, "invalid UTF-8"))?;
+        // Rows come trip by trip, so the headsign is usually the previous row's.
+        if fields[HEADSIGN] != self.headsign.as_bytes() {
+            let text = std::str::from_utf8(fields[HEADSIGN])
+                .map_err(|_| field_error(HEADSIGN, "invalid UTF-8"))?;
+            self.headsign.clear();
+            self.headsign.push_str(text);
+        }
+        let headsign = self.headsign.as_str();
         let timestamp = self.dates.instant(fields[TIMESTAMP]).ok_or_else(|| {
             field_error(
                 TIMESTAMP,
@@ -336,6 +346,66 @@ impl Rows<'_, '_> {
             Ok((lat, lon))
         })
     }
+}
+
+/// The state of the fast path between separators.
+struct Split<'a> {
+    fields: [&'a [u8]; 11],
+    column: usize,
+    /// Where the current field starts.
+    start: usize,
+    line_start: usize,
+    line: u64,
+}
+
+impl<'a> Split<'a> {
+    /// The field that ends at `pos` (a comma or a line feed); a line feed also ends the record.
+    #[inline(always)]
+    fn separator(
+        &mut self,
+        rows: &mut Rows<'_, '_>,
+        body: &'a [u8],
+        pos: usize,
+        roles: &[Option<usize>],
+    ) -> Result<(), Error> {
+        let newline = body[pos] == b'\n';
+        let end = if newline && pos > self.start && body[pos - 1] == b'\r' {
+            pos - 1
+        } else {
+            pos
+        };
+        if let Some(Some(role)) = roles.get(self.column) {
+            self.fields[*role] = &body[self.start..end];
+        }
+        self.column += 1;
+        self.start = pos + 1;
+        if newline {
+            // A blank line (as at the very end of some files) holds no record.
+            if !(self.column == 1 && end == self.line_start) {
+                rows.record(self.line, self.column, roles.len(), &self.fields)?;
+            }
+            self.line_start = self.start;
+            self.column = 0;
+            self.line += 1;
+        }
+        Ok(())
+    }
+}
+
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const COMMAS: u64 = 0x2c2c_2c2c_2c2c_2c2c;
+const LINE_FEEDS: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+
+/// The high bit of every zero byte of `x`, exactly (no carries between bytes).
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// The high bit of every comma and line feed byte of `word`.
+#[inline(always)]
+fn separators(word: u64) -> u64 {
+    zero_bytes(word ^ COMMAS) | zero_bytes(word ^ LINE_FEEDS)
 }
 
 /// Decides `text > 0.25` from the decimal text when that is certain, `None` when a full parse
@@ -510,6 +580,26 @@ mod tests {
         }
         assert_eq!(far_from_text(b"0.25000000000000001"), None);
         assert_eq!(far_from_text(b"2.5e-05"), None);
+    }
+
+    #[test]
+    fn separator_masks_are_exact() {
+        for byte in 0..=255u8 {
+            for at in 0..8 {
+                let mut word = [b'x'; 8];
+                word[at] = byte;
+                // Neighbours that trip up the inexact zero-byte tricks.
+                word[(at + 1) % 8] = 0x01;
+                let mask = separators(u64::from_le_bytes(word));
+                let expected: u64 = word
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == b',' || **b == b'\n')
+                    .map(|(i, _)| 0x80u64 << (8 * i))
+                    .sum();
+                assert_eq!(mask, expected, "{byte:#x} at {at}");
+            }
+        }
     }
 
     #[test]

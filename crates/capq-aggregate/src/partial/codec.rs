@@ -6,6 +6,7 @@
 //! body      varints (unsigned LEB128; signed values zigzag-encoded first):
 //!   day (days since 1970-01-01), source flag, [name, csv length, csv XXH64 as u64 LE],
 //!   rows, far, outlier, bins(used deviations), bins(outlier deviations),
+//!   the number of bins in the sections below,
 //!   directions: n, then each as length + UTF-8 bytes, sorted by bytes,
 //!   routes: n, then each route_id (delta from the previous), direction index, trips,
 //!   stops: n, then each route index, stop_id (delta), stop_lat and stop_lon as f64 LE bits,
@@ -58,6 +59,7 @@ impl DayPartial {
         out.unsigned(self.outlier);
         out.bins(&self.used);
         out.bins(&self.outliers);
+        out.unsigned(self.bins.len() as u64);
         out.unsigned(self.directions.len() as u64);
         for direction in &self.directions {
             out.text(direction);
@@ -165,6 +167,8 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
         return Err("the outlier deviations do not match the outlier rows");
     }
 
+    // The bins of all cells, so that they are allocated once.
+    let total_bins = input.count(2)?;
     let n = input.count(1)?;
     let mut directions: Vec<String> = Vec::with_capacity(n);
     for _ in 0..n {
@@ -200,7 +204,7 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
         routes.push(cell);
     }
 
-    let mut bins: Vec<(i64, u64)> = Vec::new();
+    let mut bins: Vec<(i64, u64)> = Vec::with_capacity(total_bins);
     let n = input.count(20)?;
     let mut stops: Vec<StopCell> = Vec::with_capacity(n);
     let mut previous = 0i64;
@@ -308,6 +312,9 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
             scheduled,
         });
     }
+    if bins.len() != total_bins {
+        return Err("the bins do not add up to their announced number");
+    }
     if input.pos != input.data.len() {
         return Err("trailing bytes after the last section");
     }
@@ -386,7 +393,19 @@ struct Decoder<'a> {
 }
 
 impl Decoder<'_> {
+    /// Most numbers (gaps between deviations, counts) fit one byte.
+    #[inline(always)]
     fn unsigned(&mut self) -> Result<u64, &'static str> {
+        match self.data.get(self.pos) {
+            Some(&byte) if byte < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(byte))
+            }
+            _ => self.unsigned_long(),
+        }
+    }
+
+    fn unsigned_long(&mut self) -> Result<u64, &'static str> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = *self.data.get(self.pos).ok_or("truncated")?;
@@ -447,26 +466,31 @@ impl Decoder<'_> {
         String::from_utf8(bytes.to_vec()).map_err(|_| "a name that is not UTF-8")
     }
 
-    /// Appends a bins section to `bins` and returns its range.
+    /// Appends a bins section to `bins` and returns its range. The hot loop of reading a
+    /// partial: one-byte gaps and counts take the short path.
     fn bins(&mut self, bins: &mut Vec<(i64, u64)>) -> Result<BinRange, &'static str> {
         let n = self.count(2)?;
         let start = bins.len();
         bins.reserve(n);
-        let mut previous: Option<i64> = None;
-        for _ in 0..n {
-            let value = match previous {
-                None => self.signed()?,
-                Some(p) => {
-                    let gap = self.unsigned()?.checked_add(1).ok_or("a gap overflows")?;
-                    i64::try_from(gap)
-                        .ok()
-                        .and_then(|gap| p.checked_add(gap))
-                        .ok_or("a value overflows")?
-                }
-            };
-            previous = Some(value);
+        if n > 0 {
+            let mut value = self.signed()?;
             let count = self.unsigned()?.checked_add(1).ok_or("a count overflows")?;
             bins.push((value, count));
+            for _ in 1..n {
+                let (gap, count) = match self.data.get(self.pos..self.pos + 2) {
+                    Some(&[gap, count]) if gap < 0x80 && count < 0x80 => {
+                        self.pos += 2;
+                        (u64::from(gap), u64::from(count))
+                    }
+                    _ => (self.unsigned()?, self.unsigned()?),
+                };
+                // A gap of g is written as g − 1; values stay strictly ascending.
+                value = i64::try_from(gap)
+                    .ok()
+                    .and_then(|gap| value.checked_add(gap)?.checked_add(1))
+                    .ok_or("a value overflows")?;
+                bins.push((value, count.checked_add(1).ok_or("a count overflows")?));
+            }
         }
         let end = u32::try_from(bins.len()).map_err(|_| "too many bins")?;
         Ok((start as u32, end))
