@@ -350,7 +350,11 @@ fn one_day(entry: &DayEntry, fetch: &Fetch<'_>, options: &FolderOptions) -> Done
             detail: "the file disappeared after the folder was listed".to_owned(),
             input_error: true,
         })?;
-        DayPartial::from_csv(entry.day, &entry.csv.name, &bytes)
+        if options.write_partials {
+            DayPartial::from_csv(entry.day, &entry.csv.name, &bytes)
+        } else {
+            DayPartial::from_csv_unrecorded(entry.day, &entry.csv.name, &bytes)
+        }
     });
     let new_partial = match (&result, options.write_partials) {
         (Ok(partial), true) => Some((partial_name(entry.day), partial.encode())),

@@ -110,6 +110,11 @@ struct Rows<'a, 'b> {
 impl Rows<'_, '_> {
     /// The fast path: no quotes anywhere, so commas and line feeds are all separators.
     fn plain(&mut self, body: &[u8], roles: &[Option<usize>]) -> Result<(), Error> {
+        // The role of each column, `NONE` beyond the header's columns.
+        let mut table = [NONE; MAX_COLUMNS + 1];
+        for (column, role) in roles.iter().enumerate().take(MAX_COLUMNS) {
+            table[column] = role.map_or(NONE, |r| r as u8);
+        }
         let mut split = Split {
             fields: [b""; 11],
             column: 0,
@@ -117,7 +122,8 @@ impl Rows<'_, '_> {
             line_start: 0,
             line: 2,
         };
-        // Eight bytes at a time: a mask with the high bit of every comma and line feed byte,
+        let expected = roles.len();
+        // Eight bytes at a time: masks with the high bit of every comma and line feed byte,
         // then one step per separator. (This beats a `memchr` call per field: fields are a
         // few bytes long, so per-call costs dominated.)
         let mut chunks = body.chunks_exact(8);
@@ -125,17 +131,26 @@ impl Rows<'_, '_> {
         for chunk in &mut chunks {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
-            let mut mask = separators(u64::from_le_bytes(word));
+            let word = u64::from_le_bytes(word);
+            let line_feeds = zero_bytes(word ^ LINE_FEEDS);
+            let mut mask = zero_bytes(word ^ COMMAS) | line_feeds;
             while mask != 0 {
-                let pos = base + (mask.trailing_zeros() / 8) as usize;
-                mask &= mask - 1;
-                split.separator(self, body, pos, roles)?;
+                let bit = mask & mask.wrapping_neg();
+                mask ^= bit;
+                let pos = base + (bit.trailing_zeros() / 8) as usize;
+                if line_feeds & bit == 0 {
+                    split.field(body, pos, &table);
+                } else {
+                    split.line_end(self, body, pos, &table, expected)?;
+                }
             }
             base += 8;
         }
         for (offset, &byte) in chunks.remainder().iter().enumerate() {
-            if byte == b',' || byte == b'\n' {
-                split.separator(self, body, base + offset, roles)?;
+            match byte {
+                b',' => split.field(body, base + offset, &table),
+                b'\n' => split.line_end(self, body, base + offset, &table, expected)?,
+                _ => {}
             }
         }
         if split.start < body.len() {
@@ -146,7 +161,7 @@ impl Rows<'_, '_> {
             }
             split.column += 1;
             if !(split.column == 1 && tail.is_empty()) {
-                self.record(split.line, split.column, roles.len(), &split.fields)?;
+                self.record(split.line, split.column, expected, &split.fields)?;
             }
         }
         Ok(())
@@ -358,36 +373,48 @@ struct Split<'a> {
     line: u64,
 }
 
+/// No role: a column the statistics do not read.
+const NONE: u8 = u8::MAX;
+/// Columns beyond this many are counted but never read.
+const MAX_COLUMNS: usize = 63;
+
 impl<'a> Split<'a> {
-    /// The field that ends at `pos` (a comma or a line feed); a line feed also ends the record.
+    /// Keeps the field that ends at the comma at `pos`, if its column has a role.
     #[inline(always)]
-    fn separator(
+    fn field(&mut self, body: &'a [u8], pos: usize, table: &[u8; MAX_COLUMNS + 1]) {
+        let role = table[self.column.min(MAX_COLUMNS)];
+        if let Some(slot) = self.fields.get_mut(usize::from(role)) {
+            *slot = body.get(self.start..pos).unwrap_or_default();
+        }
+        self.column += 1;
+        self.start = pos + 1;
+    }
+
+    /// The line feed at `pos` ends the last field and the record.
+    #[inline(always)]
+    fn line_end(
         &mut self,
         rows: &mut Rows<'_, '_>,
         body: &'a [u8],
         pos: usize,
-        roles: &[Option<usize>],
+        table: &[u8; MAX_COLUMNS + 1],
+        expected: usize,
     ) -> Result<(), Error> {
-        let newline = body[pos] == b'\n';
-        let end = if newline && pos > self.start && body[pos - 1] == b'\r' {
+        let end = if pos > self.start && body[pos - 1] == b'\r' {
             pos - 1
         } else {
             pos
         };
-        if let Some(Some(role)) = roles.get(self.column) {
-            self.fields[*role] = &body[self.start..end];
-        }
-        self.column += 1;
+        let empty_line = self.column == 0 && end == self.line_start;
+        self.field(body, end, table);
         self.start = pos + 1;
-        if newline {
-            // A blank line (as at the very end of some files) holds no record.
-            if !(self.column == 1 && end == self.line_start) {
-                rows.record(self.line, self.column, roles.len(), &self.fields)?;
-            }
-            self.line_start = self.start;
-            self.column = 0;
-            self.line += 1;
+        // A blank line (as at the very end of some files) holds no record.
+        if !empty_line {
+            rows.record(self.line, self.column, expected, &self.fields)?;
         }
+        self.line_start = self.start;
+        self.column = 0;
+        self.line += 1;
         Ok(())
     }
 }
@@ -402,23 +429,17 @@ fn zero_bytes(x: u64) -> u64 {
     !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
 }
 
-/// The high bit of every comma and line feed byte of `word`.
-#[inline(always)]
-fn separators(word: u64) -> u64 {
-    zero_bytes(word ^ COMMAS) | zero_bytes(word ^ LINE_FEEDS)
-}
-
 /// Decides `text > 0.25` from the decimal text when that is certain, `None` when a full parse
 /// is needed (exponents, signs, long fractions that could round to exactly 0.25).
 fn far_from_text(text: &[u8]) -> Option<bool> {
-    let (whole, fraction) = match memchr::memchr(b'.', text) {
-        Some(dot) => (&text[..dot], &text[dot + 1..]),
-        None => (text, &b""[..]),
+    let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (whole, rest) = text.split_at(digits);
+    let fraction = match rest {
+        [] => rest,
+        [b'.', fraction @ ..] => fraction,
+        _ => return None,
     };
-    if whole.is_empty() || !whole.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if !fraction.iter().all(u8::is_ascii_digit) {
+    if whole.is_empty() || !fraction.iter().all(u8::is_ascii_digit) {
         return None;
     }
     if whole.iter().any(|&d| d != b'0') {
@@ -432,12 +453,13 @@ fn far_from_text(text: &[u8]) -> Option<bool> {
             1 => b'5',
             _ => b'0',
         };
-        if digit < target {
-            return Some(false);
-        }
-        if digit > target {
+        if digit != target {
             // Above 0.25 by at least 10^-(i+1); below 10^-16 the nearest double may be 0.25.
-            return if i < 16 { Some(true) } else { None };
+            return match digit < target {
+                true => Some(false),
+                false if i < 16 => Some(true),
+                false => None,
+            };
         }
     }
     Some(false)
@@ -452,24 +474,29 @@ fn parse_decimal(text: &[u8]) -> Option<f64> {
 /// A whole number written as an integer (`-32`) or as a decimal with a zero fraction (`48.0`,
 /// as the old program printed `sched_dev`).
 fn parse_whole(text: &[u8]) -> Option<i64> {
-    let (negative, digits) = match text.split_first()? {
-        (b'-', rest) => (true, rest),
-        (b'+', rest) => (false, rest),
+    let (negative, mut rest) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
         _ => (false, text),
     };
-    let (whole, fraction) = match memchr::memchr(b'.', digits) {
-        Some(dot) => (&digits[..dot], &digits[dot + 1..]),
-        None => (digits, &b""[..]),
-    };
-    if whole.is_empty() || whole.len() > 18 || !fraction.iter().all(|&b| b == b'0') {
+    let mut value = 0i64;
+    let mut digits = 0;
+    while let [digit, tail @ ..] = rest {
+        let d = digit.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        value = value * 10 + i64::from(d);
+        digits += 1;
+        rest = tail;
+    }
+    if digits == 0 || digits > 18 {
         return None;
     }
-    let mut value = 0i64;
-    for &b in whole {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        value = value * 10 + i64::from(b - b'0');
+    match rest {
+        [] => {}
+        [b'.', zeros @ ..] if zeros.iter().all(|&b| b == b'0') => {}
+        _ => return None,
     }
     Some(if negative { -value } else { value })
 }
@@ -485,50 +512,41 @@ struct DateCache {
 impl DateCache {
     /// Seconds since 1970-01-01T00:00Z of `YYYY-MM-DDTHH:MM:SS±HH:MM` (or the other forms
     /// the processor accepts: `±HHMM`, `Z`, a space for the `T`).
+    #[inline]
     fn instant(&mut self, text: &[u8]) -> Option<i64> {
-        if let [
-            date @ ..,
-            b'T',
-            h1,
-            h2,
-            b':',
-            m1,
-            m2,
-            b':',
-            s1,
-            s2,
-            sign,
-            oh1,
-            oh2,
-            b':',
-            om1,
-            om2,
-        ] = text
-            && date.len() == 10
-            && matches!(sign, b'+' | b'-')
-        {
-            let days = if date == self.text {
-                self.days
-            } else {
-                let parsed = parse_date(date)?;
-                self.text.copy_from_slice(date);
-                self.days = parsed;
-                parsed
-            };
-            let hour = two_digits(*h1, *h2)?;
-            let minute = two_digits(*m1, *m2)?;
-            let second = two_digits(*s1, *s2)?;
-            let offset_hours = two_digits(*oh1, *oh2)?;
-            let offset_minutes = two_digits(*om1, *om2)?;
-            if hour > 23 || minute > 59 || second > 59 || offset_hours > 23 || offset_minutes > 59 {
-                return None;
-            }
-            let mut offset = offset_hours * 3600 + offset_minutes * 60;
-            if *sign == b'-' {
-                offset = -offset;
-            }
-            return Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset);
+        let Ok(t) = <&[u8; 25]>::try_from(text) else {
+            return Self::general(text);
+        };
+        if t[10] != b'T' || t[13] != b':' || t[16] != b':' || t[22] != b':' {
+            return Self::general(text);
         }
+        let sign = match t[19] {
+            b'-' => -1,
+            b'+' => 1,
+            _ => return None,
+        };
+        let days = if t[..10] == self.text {
+            self.days
+        } else {
+            let days = parse_date(&t[..10])?;
+            self.text.copy_from_slice(&t[..10]);
+            self.days = days;
+            days
+        };
+        let hour = two_digits(t[11], t[12])?;
+        let minute = two_digits(t[14], t[15])?;
+        let second = two_digits(t[17], t[18])?;
+        let offset_hours = two_digits(t[20], t[21])?;
+        let offset_minutes = two_digits(t[23], t[24])?;
+        if hour > 23 || minute > 59 || second > 59 || offset_hours > 23 || offset_minutes > 59 {
+            return None;
+        }
+        let offset = sign * (offset_hours * 3600 + offset_minutes * 60);
+        Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+    }
+
+    #[cold]
+    fn general(text: &[u8]) -> Option<i64> {
         let local = LocalTime::parse(std::str::from_utf8(text).ok()?).ok()?;
         Some(local.local_epoch_seconds() - i64::from(local.offset_minutes) * 60)
     }
@@ -590,7 +608,8 @@ mod tests {
                 word[at] = byte;
                 // Neighbours that trip up the inexact zero-byte tricks.
                 word[(at + 1) % 8] = 0x01;
-                let mask = separators(u64::from_le_bytes(word));
+                let bits = u64::from_le_bytes(word);
+                let mask = zero_bytes(bits ^ COMMAS) | zero_bytes(bits ^ LINE_FEEDS);
                 let expected: u64 = word
                     .iter()
                     .enumerate()

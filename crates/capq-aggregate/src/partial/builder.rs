@@ -1,10 +1,11 @@
 //! [`PartialBuilder`]: a day's rows in, its [`DayPartial`] out.
 //!
 //! Rows arrive in any order (processed files are sorted by trip, then stop), one at a time, so
-//! the day processor can push each row while it writes it. The builder keeps per cell the raw
-//! deviations and, per stop, the (scheduled, observed) instants; `finish` sorts them once into
-//! histograms and headway pairs. Consecutive rows usually share their trip, so the route cell
-//! of the previous row is tried before any hash lookup.
+//! the day processor can push each row while it writes it. The builder keeps one small record
+//! per used row (its cells, deviation and instants) in one array; `finish` groups them by cell
+//! with a counting sort and sorts each cell's few values into histograms and headway pairs.
+//! Consecutive rows usually share their trip, so the route cell of the previous row is tried
+//! before any hash lookup, and each route cell remembers its route's hour cells.
 
 use std::convert::Infallible;
 
@@ -38,6 +39,8 @@ pub struct PartialBuilder {
     stops: Vec<StopAcc>,
     route_hour_ids: FxHashMap<(i64, u8), u32>,
     route_hours: Vec<RouteHourAcc>,
+    /// One record per used row.
+    records: Vec<UsedRecord>,
     /// The route cell of the previous used row: `(route_id, headsign, cell)`.
     last_route: Option<(i64, Box<str>, u32)>,
 }
@@ -47,6 +50,8 @@ struct RouteAcc {
     route_id: i64,
     direction: u32,
     trips: Vec<i64>,
+    /// The route's `(route_id, hour)` cells by hour, once seen (`u32::MAX` before).
+    hours: [u32; 24],
 }
 
 #[derive(Debug)]
@@ -55,16 +60,22 @@ struct StopAcc {
     stop_id: i64,
     lat: f64,
     lon: f64,
-    deviations: Vec<i16>,
-    /// `(sched_time, timestamp)` of each used row.
-    instants: Vec<(i64, i64)>,
 }
 
 #[derive(Debug)]
 struct RouteHourAcc {
     route_id: i64,
     hour: u8,
-    deviations: Vec<i16>,
+}
+
+/// What the partial needs of one used row.
+#[derive(Debug, Clone, Copy)]
+struct UsedRecord {
+    stop: u32,
+    route_hour: u32,
+    sched_time: i64,
+    timestamp: i64,
+    deviation: i16,
 }
 
 /// The fields of a used row, parsed (coordinates are asked for only when a stop cell is new).
@@ -99,6 +110,7 @@ impl PartialBuilder {
             stops: Vec::new(),
             route_hour_ids: FxHashMap::default(),
             route_hours: Vec::new(),
+            records: Vec::new(),
             last_route: None,
         }
     }
@@ -160,8 +172,6 @@ impl PartialBuilder {
                     stop_id: row.stop_id,
                     lat,
                     lon,
-                    deviations: Vec::new(),
-                    instants: Vec::new(),
                 });
                 self.stop_ids.insert((route, row.stop_id), stop);
                 stop
@@ -171,28 +181,41 @@ impl PartialBuilder {
         if let Some(slot) = self.used.get_mut(offset) {
             *slot += 1;
         }
-        let trips = &mut self.routes[route as usize].trips;
-        if trips.last() != Some(&row.trip_id) {
-            trips.push(row.trip_id);
+        let route_acc = &mut self.routes[route as usize];
+        if route_acc.trips.last() != Some(&row.trip_id) {
+            route_acc.trips.push(row.trip_id);
         }
-        let stop = &mut self.stops[stop as usize];
-        stop.deviations.push(deviation);
-        stop.instants.push((row.sched_time, row.timestamp));
-        let next = self.route_hours.len() as u32;
-        let route_hour = *self
-            .route_hour_ids
-            .entry((row.route_id, row.hour))
-            .or_insert(next);
-        if route_hour == next {
-            self.route_hours.push(RouteHourAcc {
-                route_id: row.route_id,
-                hour: row.hour,
-                deviations: Vec::new(),
-            });
-        }
-        self.route_hours[route_hour as usize]
-            .deviations
-            .push(deviation);
+        let cached = route_acc.hours.get(usize::from(row.hour)).copied();
+        let route_hour = match cached {
+            Some(cell) if cell != u32::MAX => cell,
+            _ => {
+                let next = self.route_hours.len() as u32;
+                let cell = *self
+                    .route_hour_ids
+                    .entry((row.route_id, row.hour))
+                    .or_insert(next);
+                if cell == next {
+                    self.route_hours.push(RouteHourAcc {
+                        route_id: row.route_id,
+                        hour: row.hour,
+                    });
+                }
+                if let Some(slot) = self.routes[route as usize]
+                    .hours
+                    .get_mut(usize::from(row.hour))
+                {
+                    *slot = cell;
+                }
+                cell
+            }
+        };
+        self.records.push(UsedRecord {
+            stop,
+            route_hour,
+            sched_time: row.sched_time,
+            timestamp: row.timestamp,
+            deviation,
+        });
         Ok(())
     }
 
@@ -220,6 +243,7 @@ impl PartialBuilder {
                 route_id,
                 direction,
                 trips: Vec::new(),
+                hours: [u32::MAX; 24],
             });
         }
         self.last_route = Some((route_id, headsign.into(), cell));
@@ -265,37 +289,62 @@ impl PartialBuilder {
             });
         }
 
+        // The rows grouped by stop and by route hour (counting sorts: one pass each).
+        let by_stop = group(&self.records, self.stops.len(), |r| r.stop);
+        let by_hour = group(&self.records, self.route_hours.len(), |r| r.route_hour);
+
         // Stops, and the headway pairs of each stop added to its route's.
         let mut headway: Vec<HeadwayAcc> =
             (0..routes.len()).map(|_| HeadwayAcc::default()).collect();
-        let mut stops_sorted = self.stops;
-        for stop in &mut stops_sorted {
-            stop.route = route_rank[stop.route as usize];
-        }
-        stops_sorted.sort_unstable_by_key(|s| (s.route, s.stop_id));
-        let mut stops = Vec::with_capacity(stops_sorted.len());
-        for mut stop in stops_sorted {
-            let deviations = push_bins(&mut bins, &mut stop.deviations);
-            headway[stop.route as usize].add_stop(&mut stop.instants);
+        let mut stop_order: Vec<u32> = (0..self.stops.len() as u32).collect();
+        stop_order.sort_unstable_by_key(|&s| {
+            let stop = &self.stops[s as usize];
+            (route_rank[stop.route as usize], stop.stop_id)
+        });
+        let mut stops = Vec::with_capacity(self.stops.len());
+        let mut deviations: Vec<i16> = Vec::new();
+        let mut instants: Vec<(i64, i64)> = Vec::new();
+        for s in stop_order {
+            let stop = &self.stops[s as usize];
+            let route = route_rank[stop.route as usize];
+            let members = &by_stop.rows[by_stop.starts[s as usize]..by_stop.starts[s as usize + 1]];
+            deviations.clear();
+            instants.clear();
+            for &r in members {
+                let record = &self.records[r as usize];
+                deviations.push(record.deviation);
+                instants.push((record.sched_time, record.timestamp));
+            }
+            headway[route as usize].add_stop(&mut instants);
             stops.push(StopCell {
-                route: stop.route,
+                route,
                 stop_id: stop.stop_id,
                 lat: stop.lat,
                 lon: stop.lon,
-                deviations,
+                deviations: push_bins(&mut bins, &mut deviations),
             });
         }
 
-        let mut route_hours_sorted = self.route_hours;
-        route_hours_sorted.sort_unstable_by_key(|c| (c.route_id, c.hour));
-        let route_hours = route_hours_sorted
-            .into_iter()
-            .map(|mut cell| RouteHourCell {
+        let mut hour_order: Vec<u32> = (0..self.route_hours.len() as u32).collect();
+        hour_order.sort_unstable_by_key(|&c| {
+            let cell = &self.route_hours[c as usize];
+            (cell.route_id, cell.hour)
+        });
+        let mut route_hours = Vec::with_capacity(hour_order.len());
+        for c in hour_order {
+            let cell = &self.route_hours[c as usize];
+            deviations.clear();
+            deviations.extend(
+                by_hour.rows[by_hour.starts[c as usize]..by_hour.starts[c as usize + 1]]
+                    .iter()
+                    .map(|&r| self.records[r as usize].deviation),
+            );
+            route_hours.push(RouteHourCell {
                 route_id: cell.route_id,
                 hour: cell.hour,
-                deviations: push_bins(&mut bins, &mut cell.deviations),
-            })
-            .collect();
+                deviations: push_bins(&mut bins, &mut deviations),
+            });
+        }
 
         let mut headways = Vec::new();
         for (route, mut acc) in headway.into_iter().enumerate() {
@@ -374,6 +423,31 @@ impl HeadwayAcc {
             self.scheduled.push(scheduled);
         }
     }
+}
+
+/// Row indices grouped by a cell: the rows of cell `c` are `rows[starts[c]..starts[c + 1]]`,
+/// in their original order.
+struct Groups {
+    starts: Vec<usize>,
+    rows: Vec<u32>,
+}
+
+fn group(records: &[UsedRecord], cells: usize, cell: impl Fn(&UsedRecord) -> u32) -> Groups {
+    let mut starts = vec![0usize; cells + 1];
+    for record in records {
+        starts[cell(record) as usize + 1] += 1;
+    }
+    for c in 0..cells {
+        starts[c + 1] += starts[c];
+    }
+    let mut next = starts.clone();
+    let mut rows = vec![0u32; records.len()];
+    for (r, record) in records.iter().enumerate() {
+        let slot = &mut next[cell(record) as usize];
+        rows[*slot] = r as u32;
+        *slot += 1;
+    }
+    Groups { starts, rows }
 }
 
 /// Sorts `values`, appends them to `bins` as `(value, count)` runs, and returns their range.

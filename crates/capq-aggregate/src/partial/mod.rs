@@ -132,11 +132,21 @@ impl DayPartial {
     ///
     /// Errors name the file, line and column of a malformed row.
     pub fn from_csv(day: Date, name: &str, bytes: &[u8]) -> Result<DayPartial, Error> {
-        let mut builder = PartialBuilder::new(day);
-        crate::processed::read(name, bytes, &mut builder)?;
-        let mut partial = builder.finish();
+        let mut partial = DayPartial::from_csv_unrecorded(day, name, bytes)?;
         partial.source = Some(SourceInfo::of(name, bytes));
         Ok(partial)
+    }
+
+    /// [`DayPartial::from_csv`] without hashing the bytes, for a partial that is merged but
+    /// never stored.
+    pub(crate) fn from_csv_unrecorded(
+        day: Date,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<DayPartial, Error> {
+        let mut builder = PartialBuilder::new(day);
+        crate::processed::read(name, bytes, &mut builder)?;
+        Ok(builder.finish())
     }
 
     /// The service day.
