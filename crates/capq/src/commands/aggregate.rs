@@ -188,14 +188,13 @@ pub fn aggregate_location(
             input_error: false,
         })
     };
-    let outcome = aggregate_folder(&entries, &fetch, options)
-        .map_err(|e| -> anyhow::Error {
-            if e.is_input_error() {
-                UserError(e.to_string()).into()
-            } else {
-                e.into()
-            }
-        })?;
+    let outcome = aggregate_folder(&entries, &fetch, options).map_err(|e| -> anyhow::Error {
+        if e.is_input_error() {
+            UserError(e.to_string()).into()
+        } else {
+            e.into()
+        }
+    })?;
 
     let files = &outcome.aggregate.files;
     let mut writes: Vec<(Location, Vec<u8>)> = [
@@ -257,7 +256,8 @@ async fn put_all(storage: &Storage, files: Vec<(Location, Vec<u8>)>) -> anyhow::
 
 /// The terminal view of `summary.json`.
 fn write_headline(out: &mut impl Write, h: &Headline) -> std::io::Result<()> {
-    let percent = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{:.1} %", v * 100.0));
+    let percent =
+        |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{:.1} %", v * 100.0));
     let bound = |b: Option<i64>| b.map_or_else(|| "none".to_owned(), |v| v.to_string());
     let window = format!("{}..{} s", bound(h.window.early), bound(h.window.late));
     let label = h.profile.map_or("custom", Profile::name);
@@ -281,7 +281,10 @@ fn write_headline(out: &mut impl Write, h: &Headline) -> std::io::Result<()> {
         if days.is_empty() {
             "none".to_owned()
         } else {
-            days.iter().map(Date::to_string).collect::<Vec<_>>().join(", ")
+            days.iter()
+                .map(Date::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
     writeln!(
