@@ -31,4 +31,4 @@ pub use allow::OutputAllowList;
 pub use error::StorageError;
 pub use location::Location;
 pub use remote_dir::{RemoteDir, data_source};
-pub use storage::Storage;
+pub use storage::{Entry, Storage};

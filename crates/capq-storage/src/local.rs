@@ -9,6 +9,7 @@ use std::path::Path;
 use bytes::Bytes;
 
 use crate::error::StorageError;
+use crate::storage::Entry;
 
 pub(crate) async fn put(path: &Path, data: Bytes) -> Result<(), StorageError> {
     let owned = path.to_path_buf();
@@ -56,6 +57,26 @@ fn list_blocking(folder: &Path) -> io::Result<Vec<String>> {
     }
     names.sort();
     Ok(names)
+}
+
+pub(crate) async fn list_entries(path: &Path) -> Result<Vec<Entry>, StorageError> {
+    let owned = path.to_path_buf();
+    blocking(path, "list", move || {
+        let mut entries = Vec::new();
+        for name in list_blocking(&owned)? {
+            // A file removed between the listing and here is simply not listed.
+            let Ok(meta) = std::fs::metadata(owned.join(&name)) else {
+                continue;
+            };
+            entries.push(Entry {
+                name,
+                size: Some(meta.len()),
+                modified: meta.modified().ok(),
+            });
+        }
+        Ok(entries)
+    })
+    .await
 }
 
 /// The temporary siblings of writes in progress (`.<name>.<pid>.<n>.tmp`).

@@ -17,6 +17,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
 use crate::error::StorageError;
+use crate::storage::Entry;
 
 /// Region used when neither `AWS_REGION` nor `AWS_DEFAULT_REGION` is set.
 const DEFAULT_REGION: &str = "us-east-1";
@@ -187,6 +188,39 @@ impl S3 {
         names.sort();
         names.dedup();
         Ok(names)
+    }
+}
+
+impl S3 {
+    /// The files directly under a prefix, with their sizes and modification times, sorted by
+    /// name.
+    pub(crate) async fn list_entries(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let prefix = object_path(bucket, key, "list", true)?;
+        let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
+        let client = self.client(bucket)?;
+        let listing = match client.list_with_delimiter(prefix.as_ref()).await {
+            Ok(listing) => listing,
+            Err(error) => return Err(translate(&error, "list", bucket, key)),
+        };
+        let mut entries: Vec<Entry> = listing
+            .objects
+            .iter()
+            .filter_map(|object| {
+                let name = object.location.filename().filter(|n| !n.is_empty())?;
+                Some(Entry {
+                    name: name.to_owned(),
+                    size: Some(object.size),
+                    modified: Some(object.last_modified.into()),
+                })
+            })
+            .collect();
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        entries.dedup_by(|a, b| a.name == b.name);
+        Ok(entries)
     }
 }
 

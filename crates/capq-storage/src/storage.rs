@@ -15,6 +15,16 @@ use crate::location::Location;
 use crate::s3::S3;
 use crate::{http, local};
 
+/// A file of a folder listing, with what the listing says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    /// Length in bytes (unknown for HTTP folders).
+    pub size: Option<u64>,
+    /// Last modification (unknown for HTTP folders).
+    pub modified: Option<std::time::SystemTime>,
+}
+
 /// Reads and writes locations on local disk, S3 and HTTP(S) (read-only).
 #[derive(Debug, Clone)]
 pub struct Storage {
@@ -129,6 +139,25 @@ impl Storage {
             Location::Path(path) => local::list(path).await,
             Location::S3 { bucket, key } => self.inner.s3.list(bucket, key).await,
             Location::Http(url) => http::list(&self.inner.http, url).await,
+        }
+    }
+
+    /// Like [`Storage::list`], with each file's size and modification time where the backend
+    /// tells them in its listing (local folders and S3 do; HTTP folders do not). One request
+    /// per folder on S3, never one per file.
+    pub async fn list_entries(&self, folder: &Location) -> Result<Vec<Entry>, StorageError> {
+        match folder {
+            Location::Path(path) => local::list_entries(path).await,
+            Location::S3 { bucket, key } => self.inner.s3.list_entries(bucket, key).await,
+            Location::Http(url) => Ok(http::list(&self.inner.http, url)
+                .await?
+                .into_iter()
+                .map(|name| Entry {
+                    name,
+                    size: None,
+                    modified: None,
+                })
+                .collect()),
         }
     }
 }

@@ -57,6 +57,45 @@ pub enum Command {
     Stop(StopArgs),
     /// Serve the web dashboard: progress, workers, failures, and actions on them.
     Dashboard(DashboardArgs),
+    /// On-time statistics over processed days: tables, summary.json and report.html.
+    Aggregate(AggregateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AggregateArgs {
+    /// Folder or URL prefix holding `<DAY>_processed.csv` files (and their `.partial`s)
+    #[arg(long, value_name = "DIR|URL")]
+    pub input: String,
+    /// Folder or URL prefix to write the aggregate's files into
+    #[arg(long, value_name = "DIR|URL")]
+    pub output: String,
+    /// Days: `2016-11-24`, `2016-11-24..2016-11-27`, or a comma-separated list of those
+    /// [default: every processed day in the input]; days without a file are listed as missing
+    #[arg(long, value_name = "SPEC")]
+    pub days: Option<String>,
+    /// Days whose processing failed: listed as failed in summary.json, never counted
+    #[arg(long, value_name = "SPEC")]
+    pub failed_days: Option<String>,
+    /// On-time window by name: tcqsm (-60..300, the default), transitclock (-60..240),
+    /// capmetro (no early bound..300), wmata (-120..420)
+    #[arg(long, value_name = "NAME", conflicts_with = "window")]
+    pub profile: Option<String>,
+    /// Custom on-time window `E,L` in seconds, both inclusive, such as `--window=-120,420`
+    /// (`none` for no bound on a side)
+    #[arg(long, value_name = "E,L", allow_hyphen_values = true)]
+    pub window: Option<String>,
+    /// Print summary.json on stdout instead of the headline
+    #[arg(long)]
+    pub json: bool,
+    /// Read every CSV, ignoring partials
+    #[arg(long)]
+    pub no_partials: bool,
+    /// Store a `<DAY>_processed.partial` next to each CSV that had no current one
+    #[arg(long)]
+    pub write_partials: bool,
+    /// Threads that fetch and parse days [default: all cores; 8 or more for remote input]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

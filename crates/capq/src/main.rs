@@ -47,6 +47,7 @@ fn main() -> ExitCode {
         Command::Empty(args) => commands::empty::run(args),
         Command::Stop(args) => commands::stop::run(args),
         Command::Dashboard(args) => commands::dashboard::run(args),
+        Command::Aggregate(args) => commands::aggregate::run(args),
     };
     let code = match result {
         Ok(code) => ExitCode::from(code),

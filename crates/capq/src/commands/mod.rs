@@ -1,6 +1,7 @@
 //! One module per subcommand. Each parses nothing itself: it takes its clap arguments,
 //! configures, and calls into the library crates.
 
+pub mod aggregate;
 pub mod bench;
 pub mod bench_dashboard;
 pub mod compare;

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod aggregate;
 mod cluster;
 mod dashboard;
 mod deploy;

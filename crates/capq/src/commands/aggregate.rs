@@ -1,0 +1,339 @@
+//! `capq aggregate`: on-time statistics over a folder of processed days (local, `file://` or
+//! `s3://`), written as the aggregate folder of `docs/aggregate.md`, with the headline on
+//! stdout.
+//!
+//! The folder is listed once (names, sizes and times, one request on S3); each day is read
+//! from its partial when that is current and from its CSV otherwise, on several threads
+//! (`capq_aggregate::aggregate_folder`); the files are then stored through `Storage::put`,
+//! `summary.json` last, so a reader that finds it finds the whole aggregate.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::Context;
+use bytes::Bytes;
+use capmetrics::{Date, parse_day_spec};
+use capq_aggregate::report::ReportOptions;
+use capq_aggregate::{
+    DayOutcome, FileInfo, FolderOptions, FolderOutput, Headline, PartialUse, Profile, Window,
+    WindowChoice, aggregate_folder, folder_days,
+};
+use capq_storage::{Location, Storage};
+
+use super::runtime;
+use crate::cli::AggregateArgs;
+use crate::exit::{self, UserError};
+
+pub fn run(args: AggregateArgs) -> anyhow::Result<u8> {
+    let window = window_choice(args.profile.as_deref(), args.window.as_deref())?;
+    let spec = |flag: &str, text: &Option<String>| -> anyhow::Result<Option<Vec<Date>>> {
+        text.as_deref()
+            .map(|t| parse_day_spec(t).map_err(|e| UserError(format!("{flag}: {e}")).into()))
+            .transpose()
+    };
+    let days = spec("--days", &args.days)?;
+    let failed_days = spec("--failed-days", &args.failed_days)?.unwrap_or_default();
+    let input = Location::parse(&args.input).map_err(|e| UserError(format!("--input: {e}")))?;
+    let output = Location::parse(&args.output).map_err(|e| UserError(format!("--output: {e}")))?;
+    if matches!(output, Location::Http(_)) {
+        anyhow::bail!(UserError(
+            "--output: http(s) locations are read-only; use a folder or s3://".into()
+        ));
+    }
+    if args.threads == Some(0) {
+        anyhow::bail!(UserError("--threads must be at least 1".into()));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = args.threads.unwrap_or(if input.is_remote() {
+        cores.max(8)
+    } else {
+        cores
+    });
+    let options = FolderOptions {
+        window,
+        days,
+        failed_days,
+        use_partials: !args.no_partials,
+        write_partials: args.write_partials,
+        threads,
+        report: ReportOptions {
+            title: format!("On-time performance: {}", args.input),
+            partial: false,
+        },
+    };
+
+    let started = Instant::now();
+    let runtime = runtime()?;
+    let storage = Storage::from_env().context("configuring storage")?;
+    let outcome = aggregate_location(&runtime, &storage, &input, &output, &options)?;
+    let elapsed = started.elapsed();
+
+    let mut from_partials = 0;
+    let mut from_csvs = 0;
+    for day in &outcome.days {
+        match day {
+            DayOutcome::Counted { day, source, .. } => match source {
+                PartialUse::Used => from_partials += 1,
+                PartialUse::Stale(why) => {
+                    from_csvs += 1;
+                    tracing::info!(%day, "partial not current, reading the CSV: {why}");
+                }
+                PartialUse::Unusable(why) => {
+                    from_csvs += 1;
+                    tracing::warn!(%day, "partial unusable, reading the CSV: {why}");
+                }
+                PartialUse::Absent | PartialUse::Disabled => from_csvs += 1,
+            },
+            DayOutcome::Failed { error, .. } => eprintln!("error: {error}"),
+        }
+    }
+    eprintln!(
+        "aggregated {} days ({from_partials} from partials, {from_csvs} from CSVs) into {output} in {:.2} s",
+        from_partials + from_csvs,
+        elapsed.as_secs_f64()
+    );
+
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        stdout.write_all(&outcome.aggregate.files.summary_json)?;
+    } else {
+        write_headline(&mut stdout, &outcome.aggregate.headline)?;
+    }
+    stdout.flush()?;
+
+    let failures: Vec<&capq_aggregate::Error> = outcome
+        .days
+        .iter()
+        .filter_map(|d| match d {
+            DayOutcome::Failed { error, .. } => Some(error),
+            DayOutcome::Counted { .. } => None,
+        })
+        .collect();
+    Ok(if failures.is_empty() {
+        exit::SUCCESS
+    } else if failures.iter().all(|e| e.is_input_error()) {
+        exit::INPUT
+    } else {
+        exit::INTERNAL
+    })
+}
+
+/// `--profile` or `--window` (clap refuses both), else the default profile.
+fn window_choice(profile: Option<&str>, window: Option<&str>) -> anyhow::Result<WindowChoice> {
+    Ok(match (profile, window) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!(UserError("give --profile or --window, not both".into()))
+        }
+        (Some(name), None) => WindowChoice::Profile(
+            name.parse::<Profile>()
+                .map_err(|e| UserError(format!("--profile: {e}")))?,
+        ),
+        (None, Some(text)) => WindowChoice::Custom(
+            text.parse::<Window>()
+                .map_err(|e| UserError(format!("--window: {e}")))?,
+        ),
+        (None, None) => WindowChoice::default(),
+    })
+}
+
+/// Aggregates the processed days under `input` and stores the aggregate folder under
+/// `output` (and, when asked, the new partials under `input`). The call behind `capq
+/// aggregate`, for other commands to reuse.
+pub fn aggregate_location(
+    runtime: &tokio::runtime::Runtime,
+    storage: &Storage,
+    input: &Location,
+    output: &Location,
+    options: &FolderOptions,
+) -> anyhow::Result<FolderOutput> {
+    let listing = runtime
+        .block_on(storage.list_entries(input))
+        .with_context(|| format!("listing {input}"))?;
+    let files = listing
+        .into_iter()
+        .map(|e| FileInfo {
+            name: e.name,
+            size: e.size,
+            modified: e.modified,
+        })
+        .collect();
+    let (entries, warnings) = folder_days(files);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    if entries.is_empty() && options.days.is_none() {
+        anyhow::bail!(UserError(format!(
+            "no <DAY>_processed.csv files in {input}"
+        )));
+    }
+
+    let handle = runtime.handle().clone();
+    let fetch = |name: &str| -> Result<Option<Vec<u8>>, capq_aggregate::Error> {
+        let location = input.join(name);
+        let fetched = match &location {
+            // Straight from the worker thread: no hop through the runtime for local files.
+            Location::Path(path) => match std::fs::read(path) {
+                Ok(bytes) => return Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => Err(e.to_string()),
+            },
+            _ => handle
+                .block_on(storage.get(&location))
+                .map(|b| b.map(|b| b.to_vec()))
+                .map_err(|e| e.to_string()),
+        };
+        fetched.map_err(|detail| capq_aggregate::Error::Fetch {
+            file: location.to_string(),
+            detail,
+            input_error: false,
+        })
+    };
+    let outcome = aggregate_folder(&entries, &fetch, options).map_err(|e| -> anyhow::Error {
+        if e.is_input_error() {
+            UserError(e.to_string()).into()
+        } else {
+            e.into()
+        }
+    })?;
+
+    let files = &outcome.aggregate.files;
+    let mut writes: Vec<(Location, Vec<u8>)> = [
+        ("system_daily.csv", &files.system_daily),
+        ("route.csv", &files.route),
+        ("route_hour.csv", &files.route_hour),
+        ("stop.csv", &files.stop),
+        ("histogram.csv", &files.histogram),
+        ("headway.csv", &files.headway),
+    ]
+    .into_iter()
+    .map(|(name, bytes)| (output.join(name), bytes.clone()))
+    .collect();
+    match &outcome.report_html {
+        Ok(html) => writes.push((output.join("report.html"), html.clone().into_bytes())),
+        Err(e) => tracing::warn!("report.html not written: {e}"),
+    }
+    runtime.block_on(put_all(storage, writes))?;
+    // Last, so that a complete summary.json means a complete folder.
+    runtime
+        .block_on(storage.put(
+            &output.join("summary.json"),
+            Bytes::from(files.summary_json.clone()),
+        ))
+        .with_context(|| format!("writing {}", output.join("summary.json")))?;
+    if !outcome.new_partials.is_empty() {
+        let partials = outcome
+            .new_partials
+            .iter()
+            .map(|(name, bytes)| (input.join(name), bytes.clone()))
+            .collect();
+        runtime.block_on(put_all(storage, partials))?;
+    }
+    Ok(outcome)
+}
+
+/// Stores files, a few at a time.
+async fn put_all(storage: &Storage, files: Vec<(Location, Vec<u8>)>) -> anyhow::Result<()> {
+    let mut running = tokio::task::JoinSet::new();
+    for (location, bytes) in files {
+        if running.len() >= 16
+            && let Some(done) = running.join_next().await
+        {
+            done??;
+        }
+        let storage = storage.clone();
+        running.spawn(async move {
+            storage
+                .put(&location, Bytes::from(bytes))
+                .await
+                .with_context(|| format!("writing {location}"))
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
+/// The terminal view of `summary.json`.
+fn write_headline(out: &mut impl Write, h: &Headline) -> std::io::Result<()> {
+    let percent =
+        |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{:.1} %", v * 100.0));
+    let bound = |b: Option<i64>| b.map_or_else(|| "none".to_owned(), |v| v.to_string());
+    let window = format!("{}..{} s", bound(h.window.early), bound(h.window.late));
+    let label = h.profile.map_or("custom", Profile::name);
+    let s = &h.system;
+    match (s.otp, s.otp_lo, s.otp_hi) {
+        (Some(otp), Some(lo), Some(hi)) => writeln!(
+            out,
+            "on time {:.1} % (95 % CI {:.1}-{:.1} %) of {} used rows on {} ok days, window {window} ({label})",
+            otp * 100.0,
+            lo * 100.0,
+            hi * 100.0,
+            s.used,
+            h.days.ok
+        )?,
+        _ => writeln!(
+            out,
+            "on time: no used rows on ok days, window {window} ({label})"
+        )?,
+    }
+    let list = |days: &[Date]| {
+        if days.is_empty() {
+            "none".to_owned()
+        } else {
+            days.iter()
+                .map(Date::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    writeln!(
+        out,
+        "days: {} ({} ok, {} suspect, {} empty); missing: {}; failed: {}",
+        h.days.total,
+        h.days.ok,
+        h.days.suspect,
+        h.days.empty,
+        list(&h.missing_days),
+        list(&h.failed_days)
+    )?;
+    writeln!(
+        out,
+        "rows: {} ({} far, {} outliers, {} used)",
+        h.rows.total, h.rows.far, h.rows.outlier, h.rows.used
+    )?;
+    let profiles: Vec<String> = h
+        .profiles
+        .iter()
+        .map(|(p, otp)| format!("{} {}", p.name(), percent(*otp)))
+        .collect();
+    writeln!(out, "on time by profile: {}", profiles.join(", "))?;
+    if h.worst_routes.is_empty() {
+        return writeln!(out, "worst routes: none with 30 or more used rows");
+    }
+    writeln!(out, "\nworst routes (30 or more used rows):")?;
+    let width = h
+        .worst_routes
+        .iter()
+        .map(|w| w.direction.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("direction".len());
+    writeln!(
+        out,
+        "{:>8}  {:<width$}  {:<8}  {:>7}  {:>8}",
+        "route", "direction", "daytype", "on time", "used"
+    )?;
+    for w in &h.worst_routes {
+        writeln!(
+            out,
+            "{:>8}  {:<width$}  {:<8}  {:>7}  {:>8}",
+            w.route_id,
+            w.direction,
+            w.daytype,
+            percent(Some(w.otp)),
+            w.used
+        )?;
+    }
+    Ok(())
+}
