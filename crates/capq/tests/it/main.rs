@@ -5,6 +5,7 @@
 mod cluster;
 mod dashboard;
 mod deploy;
+mod partition;
 mod process;
 mod queue;
 mod reliability;
