@@ -19,6 +19,8 @@ mod cookies;
 mod csrf;
 mod error;
 mod format;
+#[doc(hidden)]
+pub mod fuzz;
 mod headers;
 mod health;
 mod metrics;
