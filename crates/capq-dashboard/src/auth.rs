@@ -257,9 +257,16 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 /// A same-site path to return to after logging in or acting: never another site's URL.
+/// Control characters and whitespace are refused too: browsers drop tabs and line breaks from
+/// a URL (`/<TAB>/evil.example` is `//evil.example`), and a header cannot carry them at all.
 pub fn local_target(target: Option<&str>) -> String {
     match target {
-        Some(t) if t.starts_with('/') && !t.starts_with("//") && !t.starts_with("/\\") => {
+        Some(t)
+            if t.starts_with('/')
+                && !t.starts_with("//")
+                && !t.starts_with("/\\")
+                && !t.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
             t.to_owned()
         }
         _ => "/".to_owned(),

@@ -5,6 +5,7 @@
 mod cluster;
 mod dashboard;
 mod deploy;
+mod fuzz_regressions;
 mod partition;
 mod process;
 mod queue;
