@@ -24,6 +24,31 @@ fn login_next_with_control_characters_redirects_home() {
     assert_eq!(location.as_deref(), Some("/failed?page=2"));
 }
 
+/// Runs a dashboard-target input as the target does: the first byte picks the entry point.
+fn dashboard_action_input(data: &[u8]) -> (String, Option<String>) {
+    let (&selector, rest) = data.split_first().expect("a selector byte");
+    assert_eq!(selector % 5, 1, "an action-form input");
+    let text = String::from_utf8_lossy(rest);
+    let mut parts = text.splitn(3, '\n');
+    let (name, verb, body) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    fuzz::action_form(selector / 5, name, verb, body)
+}
+
+/// The dashboard target's first crash (`crash-597aa23b…`, after 216 executions): an action
+/// form whose `back` holds a DEL byte answered 500 with no `Location`.
+#[test]
+fn fuzzer_crash_action_back_with_a_delete_character() {
+    let input =
+        b"\x01job-1\nrequeue\ncsrf=0123abcd&back=%2Fjobs%2F\xff\xff\xff\x7fjob-1&confirmed=1";
+    let (said, location) = dashboard_action_input(input);
+    assert_eq!(said, "Requeue job job-1?");
+    assert_eq!(location.as_deref(), Some("/"));
+}
+
 /// The dashboard target, selector 1: an action form's `back` field goes through the same
 /// redirect.
 #[test]
