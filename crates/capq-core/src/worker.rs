@@ -129,6 +129,10 @@ struct Control {
     cancel: Arc<AtomicBool>,
     /// Set when a stop was requested, so the job is recorded as stopped.
     stopped: AtomicBool,
+    /// Set when the lease may have run out unrenewed (Redis unreachable for a whole lease):
+    /// another worker may run the job now, so this run must stop before it stores anything,
+    /// and it hands the job back instead of recording an ending.
+    lease_ran_out: AtomicBool,
     /// Wakes the executor waiting on the task.
     wake: Notify,
 }
@@ -162,6 +166,8 @@ struct Shared {
     average_us: AtomicU64,
     stats: Mutex<WorkerStats>,
     monitor: Arc<Monitor>,
+    /// When the last heartbeat that renewed every held lease was sent.
+    renewed: Mutex<Option<Instant>>,
 }
 
 impl Shared {
@@ -290,6 +296,11 @@ pub async fn run<B: Broker>(
         config.upkeep_every,
         stop_background.subscribe(),
     ));
+    let fence = tokio::spawn(fence_loop(
+        Arc::clone(&shared),
+        config.lease,
+        stop_background.subscribe(),
+    ));
     let scheduler = tokio::spawn(scheduler_loop(
         Arc::clone(&broker),
         Arc::clone(&registration),
@@ -360,7 +371,7 @@ pub async fn run<B: Broker>(
     drop(done_tx);
     let _ = finisher.await;
     let _ = stop_background.send(true);
-    for task in [heartbeat, upkeep, scheduler, listener] {
+    for task in [heartbeat, fence, upkeep, scheduler, listener] {
         let _ = task.await;
     }
     forward.abort();
@@ -583,6 +594,8 @@ enum Ran {
     Outcome(Outcome),
     TimedOut(Duration),
     Stopped,
+    /// Cancelled because the lease may have run out; the job goes back untouched.
+    LeaseRanOut,
 }
 
 /// Runs one job and says how it ended.
@@ -624,6 +637,7 @@ async fn execute(
         Ran::Stopped => Ending::Stopped {
             message: "stopped by request".into(),
         },
+        Ran::LeaseRanOut => Ending::Requeued,
     };
     match &ending {
         Ending::Finished { .. } => {
@@ -670,6 +684,9 @@ async fn run_call(job: &Job, registry: &Registry, env: Arc<TaskEnv>, control: &C
         Ok(args) => args,
         Err(message) => return Ran::Outcome(Outcome::fail(message)),
     };
+    if control.lease_ran_out.load(Ordering::Relaxed) {
+        return Ran::LeaseRanOut;
+    }
     if control.stopped.load(Ordering::Relaxed) {
         return Ran::Stopped;
     }
@@ -691,6 +708,7 @@ async fn run_call(job: &Job, registry: &Registry, env: Arc<TaskEnv>, control: &C
     };
     tokio::select! {
         result = handle => match result {
+            Ok(_) if control.lease_ran_out.load(Ordering::Relaxed) => Ran::LeaseRanOut,
             Ok(_) if control.stopped.load(Ordering::Relaxed) => Ran::Stopped,
             Ok(outcome) => Ran::Outcome(outcome),
             Err(e) => Ran::Outcome(Outcome::fail(format!("the task crashed: {e}"))),
@@ -701,7 +719,11 @@ async fn run_call(job: &Job, registry: &Registry, env: Arc<TaskEnv>, control: &C
         }
         () = control.wake.notified() => {
             control.cancel.store(true, Ordering::Relaxed);
-            Ran::Stopped
+            if control.lease_ran_out.load(Ordering::Relaxed) {
+                Ran::LeaseRanOut
+            } else {
+                Ran::Stopped
+            }
         }
     }
 }
@@ -766,6 +788,9 @@ async fn heartbeat_loop<B: Broker>(
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,
         }
+        // Taken before the held leases are read: every lease renewed below runs at least
+        // until `sent + lease` (the expiry is computed when the call is made).
+        let sent = Instant::now();
         let (leases, current) = shared.leases();
         let current_ref = current.as_ref().map(|(id, t)| (id.as_str(), *t));
         match broker
@@ -773,6 +798,10 @@ async fn heartbeat_loop<B: Broker>(
             .await
         {
             Ok(pulse) => {
+                *shared
+                    .renewed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(sent);
                 shared.monitor.beat(true);
                 if !pulse.registered {
                     tracing::warn!(
@@ -800,6 +829,39 @@ async fn heartbeat_loop<B: Broker>(
                 shared.monitor.beat(false);
                 tracing::warn!(error = %e, "heartbeat failed");
             }
+        }
+    }
+}
+
+/// Fences off jobs whose lease may have run out: when no heartbeat has renewed a job's lease
+/// for a whole lease (Redis unreachable, or the worker cut off from it), another worker may
+/// already have recovered the job, so this worker must not store its output or record it.
+/// The job's task is cancelled (tasks check before they store anything) and the job is handed
+/// back, which the backend refuses if it was recovered meanwhile. The heartbeat itself cannot
+/// do this: its call to an unreachable Redis hangs until it times out.
+async fn fence_loop(shared: Arc<Shared>, lease: Duration, mut stop: watch::Receiver<bool>) {
+    let tick = (lease / 8).max(Duration::from_millis(50));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = stop.changed() => return,
+        }
+        let renewed = *shared
+            .renewed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let held = shared.held.lock().unwrap_or_else(PoisonError::into_inner);
+        for h in held.values() {
+            // A lease runs from its claim or its last renewal, whichever is later. Fence one
+            // tick early, so the check's period never lets a run outlive its lease.
+            let since = renewed.map_or(h.claimed, |renewed| renewed.max(h.claimed));
+            if since.elapsed() + tick < lease || h.control.lease_ran_out.load(Ordering::Relaxed) {
+                continue;
+            }
+            tracing::warn!(job_id = %h.lease.id, "lease not renewed for {lease:?} (Redis unreachable); cancelling the job and handing it back, as another worker may run it now");
+            h.control.lease_ran_out.store(true, Ordering::Relaxed);
+            h.control.cancel.store(true, Ordering::Relaxed);
+            h.control.wake.notify_one();
         }
     }
 }

@@ -22,6 +22,8 @@ mod csrf;
 mod error;
 mod extract;
 mod format;
+#[doc(hidden)]
+pub mod fuzz;
 mod headers;
 mod health;
 mod metrics;

@@ -24,6 +24,9 @@ pub struct RedisOptions {
     pub password: Option<String>,
     /// Also listen with TLS; the URL becomes `rediss://`.
     pub tls: bool,
+    /// Also listen on this address (besides 127.0.0.1), such as the host end of a veth pair
+    /// that a worker in another network namespace reaches the server through.
+    pub also_bind: Option<String>,
 }
 
 /// A running (or stopped) `redis-server`, or a database of the one in `REDIS_URL`.
@@ -89,7 +92,10 @@ impl RedisServer {
 
     /// A server with the given options.
     pub fn start_with(options: RedisOptions) -> RedisServer {
-        let plain = options.password.is_none() && !options.tls && !options.aof;
+        let plain = options.password.is_none()
+            && !options.tls
+            && !options.aof
+            && options.also_bind.is_none();
         if let (true, Ok(url)) = (plain, std::env::var("REDIS_URL")) {
             return RedisServer::external(url, options);
         }
@@ -147,6 +153,14 @@ impl RedisServer {
             self.port.to_string(),
             "--bind".into(),
             "127.0.0.1".into(),
+        ];
+        if let Some(address) = &self.options.also_bind {
+            // `--bind` takes every address as its own argument. Without a password, protected
+            // mode would refuse every client but loopback ones; the other address is a test's
+            // private link.
+            args.extend([address.clone(), "--protected-mode".into(), "no".into()]);
+        }
+        args.extend::<[String; 8]>([
             "--dir".into(),
             dir.display().to_string(),
             "--save".into(),
@@ -155,7 +169,7 @@ impl RedisServer {
             dir.join("redis.log").display().to_string(),
             "--daemonize".into(),
             "no".into(),
-        ];
+        ]);
         if self.options.aof {
             args.extend(["--appendonly", "yes", "--appendfsync", "always"].map(String::from));
         } else {

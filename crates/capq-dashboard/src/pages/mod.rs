@@ -250,10 +250,11 @@ impl PageAt {
 /// "1–50 of 100,000" and links to the first, nearby and last pages. `link` makes the URL of a
 /// page.
 pub fn pager(at: &PageAt, link: impl Fn(usize) -> String) -> Markup {
-    let first = PageAt::offset(at.page, at.per_page) as u64 + 1;
-    let last = (first + at.per_page as u64 - 1).min(at.total);
+    // `?page=` can be any usize: saturate rather than overflow.
+    let first = (PageAt::offset(at.page, at.per_page) as u64).saturating_add(1);
+    let last = first.saturating_add(at.per_page as u64 - 1).min(at.total);
     let mut shown: Vec<usize> = vec![1, at.pages];
-    shown.extend(at.page.saturating_sub(2).max(1)..=(at.page + 2).min(at.pages));
+    shown.extend(at.page.saturating_sub(2).max(1)..=at.page.saturating_add(2).min(at.pages));
     shown.sort_unstable();
     shown.dedup();
     // Page numbers, with `None` where numbers are left out.
