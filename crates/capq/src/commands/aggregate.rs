@@ -59,6 +59,7 @@ pub fn run(args: AggregateArgs) -> anyhow::Result<u8> {
         report: ReportOptions {
             title: format!("On-time performance: {}", args.input),
             partial: false,
+            days_expected: None,
         },
     };
 

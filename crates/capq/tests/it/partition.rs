@@ -294,7 +294,17 @@ fn a_worker_cut_off_longer_than_its_lease_loses_the_job_and_its_late_run_changes
 
     let out = tempfile::tempdir().unwrap();
     let output = out.path().join(format!("{DAY}_processed.csv"));
-    let options = ["--lease", "3", "--upkeep-every", "1", "--concurrency", "1"];
+    let allowed = out.path().to_str().expect("utf-8 path");
+    let options = [
+        "--lease",
+        "3",
+        "--upkeep-every",
+        "1",
+        "--concurrency",
+        "1",
+        "--allow-output",
+        allowed,
+    ];
     let stale_name = format!("{}-stale", netns.name);
     let mut stale_args = vec!["--name", stale_name.as_str()];
     stale_args.extend(options);
