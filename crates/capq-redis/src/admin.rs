@@ -9,45 +9,108 @@ use redis::AsyncCommands;
 use crate::client::Redis;
 use crate::error::{Error, Result};
 use crate::keys;
-use crate::queries::Registry;
 use crate::scripts::invoke;
+
+/// Jobs per requeue script: each call is atomic, and short enough not to hold up the workers'
+/// commands queued behind it.
+const REQUEUE_CHUNK: usize = 500;
+
+/// A failed job as a snapshot saw it: its id, and which failure it was in (its score in the
+/// failed registry and its `ended_at`), so that a requeue can tell that failure from a later one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedJob {
+    pub id: String,
+    score: String,
+    ended_at: String,
+}
 
 impl Redis {
     /// Puts failed jobs back on their queues; returns the ids requeued (others are skipped).
     pub async fn requeue_failed(&self, ids: &[String]) -> Result<Vec<String>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        let mut requeued = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(REQUEUE_CHUNK) {
+            let mut invocation = invoke(&self.scripts.requeue);
+            invocation.arg(rq_timestamp(SystemTime::now())).arg("0");
+            for id in chunk {
+                invocation.arg(id);
+            }
+            let done: Vec<String> = invocation
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(Error::redis("requeue jobs"))?;
+            requeued.extend(done);
         }
-        let mut invocation = invoke(&self.scripts.requeue);
-        invocation.arg(rq_timestamp(SystemTime::now()));
-        for id in ids {
-            invocation.arg(id);
-        }
-        invocation
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(Error::redis("requeue jobs"))
+        Ok(requeued)
     }
 
-    /// Puts every failed job of `queue` (or of every queue) back; returns the ids requeued.
+    /// Puts every job that is failed now on `queue` (or on every queue) back, each exactly once;
+    /// returns the ids requeued.
+    ///
+    /// Workers may fail requeued jobs again while this runs, so it does not page through the
+    /// failed registry (it would meet those jobs again): it requeues a snapshot.
     pub async fn requeue_all_failed(&self, queue: Option<&str>) -> Result<Vec<String>> {
+        let snapshot = self.failed_snapshot(queue).await?;
+        self.requeue_snapshot(&snapshot).await
+    }
+
+    /// Every job failed now on `queue` (or on every queue), each with the failure it would be
+    /// requeued for.
+    pub async fn failed_snapshot(&self, queue: Option<&str>) -> Result<Vec<FailedJob>> {
         let queues = match queue {
             Some(q) => vec![q.to_owned()],
             None => self.queue_names().await?,
         };
-        let mut requeued = Vec::new();
+        let mut conn = self.conn.clone();
+        let mut snapshot = Vec::new();
         for queue in queues {
-            loop {
-                let ids = self.registry_ids(&queue, Registry::Failed, 0, 1000).await?;
-                if ids.is_empty() {
-                    break;
+            // One command, so the registry is read at one instant.
+            let entries: Vec<(String, String)> = redis::cmd("ZRANGE")
+                .arg(keys::failed(&queue))
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query_async(&mut conn)
+                .await
+                .map_err(Error::redis("list failed jobs"))?;
+            for chunk in entries.chunks(REQUEUE_CHUNK) {
+                let mut pipe = redis::pipe();
+                for (id, _) in chunk {
+                    pipe.hget(keys::job(id), "ended_at");
                 }
-                let done = self.requeue_failed(&ids).await?;
-                if done.is_empty() {
-                    break;
-                }
-                requeued.extend(done);
+                let ended: Vec<Option<String>> = pipe
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(Error::redis("read failed jobs"))?;
+                snapshot.extend(
+                    chunk
+                        .iter()
+                        .zip(ended)
+                        .map(|((id, score), ended_at)| FailedJob {
+                            id: id.clone(),
+                            score: score.clone(),
+                            ended_at: ended_at.unwrap_or_default(),
+                        }),
+                );
             }
+        }
+        Ok(snapshot)
+    }
+
+    /// Puts the jobs of a snapshot back on their queues, in atomic chunks; a job that is no longer
+    /// failed, or failed again since the snapshot, is skipped. Returns the ids requeued.
+    pub async fn requeue_snapshot(&self, snapshot: &[FailedJob]) -> Result<Vec<String>> {
+        let mut requeued = Vec::with_capacity(snapshot.len());
+        for chunk in snapshot.chunks(REQUEUE_CHUNK) {
+            let mut invocation = invoke(&self.scripts.requeue);
+            invocation.arg(rq_timestamp(SystemTime::now())).arg("1");
+            for job in chunk {
+                invocation.arg(&job.id).arg(&job.score).arg(&job.ended_at);
+            }
+            let done: Vec<String> = invocation
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(Error::redis("requeue jobs"))?;
+            requeued.extend(done);
         }
         Ok(requeued)
     }

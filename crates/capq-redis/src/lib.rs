@@ -21,6 +21,7 @@ pub mod queries;
 /// The Lua scripts.
 mod scripts;
 
+pub use admin::FailedJob;
 pub use client::{Redis, redact};
 pub use dashboard::{
     BatchInfo, CancelOutcome, DepthSample, FleetStats, JobPage, MinuteCounts, PageEntry,

@@ -5,6 +5,8 @@ mod cli;
 mod commands;
 mod exit;
 mod health;
+mod logging;
+mod text;
 
 use std::process::ExitCode;
 
@@ -25,7 +27,8 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_logging(match cli.command {
+    // The default filter: the worker's log is its record of work; other commands only warn.
+    logging::init(match cli.command {
         Command::Worker(_) => "info",
         // Its worker fails thousands of jobs on purpose; a warning for each would bury the figures.
         Command::Bench(cli::BenchCommand::Dashboard(_)) => "warn,capq_core::worker=error",
@@ -78,17 +81,4 @@ fn log_peak_memory() {
     if let Some(kib) = peak {
         tracing::debug!(peak_memory_kib = kib, "exiting");
     }
-}
-
-/// Logs go to stderr; `CAPQ_LOG` (or `RUST_LOG`) sets the filter, `warn` by default (`info` for
-/// the worker, whose log is its record of work; quieter for `bench dashboard`).
-fn init_logging(default: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("CAPQ_LOG")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| default.to_owned());
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("warn")))
-        .with_writer(std::io::stderr)
-        .init();
 }

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod requeue;
+
 use std::time::{Duration, SystemTime};
 
 use capq_core::broker::{

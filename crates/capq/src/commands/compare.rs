@@ -11,7 +11,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
     let actual = Input::read(&args.actual)?;
     match compare(expected.bytes(), actual.bytes()) {
         Ok(rows) => {
-            println!("equivalent: {}", super::count(rows as u64, "row"));
+            println!("equivalent: {}", crate::text::count(rows as u64, "row"));
             Ok(exit::SUCCESS)
         }
         Err(mismatch) => {

@@ -3,6 +3,7 @@
 use super::{connect, runtime};
 use crate::cli::EmptyArgs;
 use crate::exit;
+use crate::text::{counted, escaped};
 
 pub fn run(args: EmptyArgs) -> anyhow::Result<u8> {
     runtime()?.block_on(async {
@@ -13,8 +14,8 @@ pub fn run(args: EmptyArgs) -> anyhow::Result<u8> {
         println!("{removed}");
         eprintln!(
             "removed {} from {}",
-            super::count(removed, "queued job"),
-            args.queue
+            counted(removed as usize, "queued job", "queued jobs"),
+            escaped(&args.queue)
         );
         Ok(exit::SUCCESS)
     })

@@ -78,7 +78,7 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
         }
         eprintln!(
             "enqueued {} on queue {} as batch {}",
-            super::count(ids.len() as u64, "job"),
+            crate::text::count(ids.len() as u64, "job"),
             args.queue,
             batch.id
         );

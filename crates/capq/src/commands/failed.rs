@@ -7,6 +7,7 @@ use super::info::print_table;
 use super::{connect, runtime};
 use crate::cli::{FailedAction, FailedArgs};
 use crate::exit::{self, UserError};
+use crate::text::{counted, escaped, escaped_lines};
 
 pub fn run(args: FailedArgs) -> anyhow::Result<u8> {
     runtime()?.block_on(async {
@@ -49,7 +50,7 @@ pub fn run(args: FailedArgs) -> anyhow::Result<u8> {
                         ]);
                     }
                     print_table(&rows);
-                    eprintln!("{} failed jobs", jobs.len());
+                    eprintln!("{}", counted(jobs.len(), "failed job", "failed jobs"));
                 }
                 Ok(exit::SUCCESS)
             }
@@ -57,20 +58,21 @@ pub fn run(args: FailedArgs) -> anyhow::Result<u8> {
                 let Some(job) = redis.job(&id).await? else {
                     anyhow::bail!(UserError(format!("no job with id {id}")));
                 };
-                println!("id:          {}", job.id);
-                println!("status:      {}", job.status);
-                println!("queue:       {}", job.queue);
-                println!("job:         {}", job.description);
-                println!("enqueued:    {}", job.enqueued_at);
-                println!("started:     {}", job.started_at);
-                println!("ended:       {}", job.ended_at);
-                println!("worker:      {}", job.worker_name);
+                // Every value is job data, shown escaped; the error keeps its lines.
+                println!("id:          {}", escaped(&job.id));
+                println!("status:      {}", escaped(&job.status));
+                println!("queue:       {}", escaped(&job.queue));
+                println!("job:         {}", escaped(&job.description));
+                println!("enqueued:    {}", escaped(&job.enqueued_at));
+                println!("started:     {}", escaped(&job.started_at));
+                println!("ended:       {}", escaped(&job.ended_at));
+                println!("worker:      {}", escaped(&job.worker_name));
                 println!(
                     "attempts:    {} (recovered {})",
                     job.attempts,
-                    super::count(job.recoveries, "time")
+                    crate::text::count(job.recoveries, "time")
                 );
-                println!("error:\n{}", error_of(&job));
+                println!("error:\n{}", escaped_lines(&error_of(&job)));
                 Ok(exit::SUCCESS)
             }
             FailedAction::Requeue { ids, all, queue } => {
@@ -83,9 +85,9 @@ pub fn run(args: FailedArgs) -> anyhow::Result<u8> {
                     redis.requeue_failed(&ids).await?
                 };
                 for id in &requeued {
-                    println!("{id}");
+                    println!("{}", escaped(id));
                 }
-                eprintln!("requeued {}", super::count(requeued.len() as u64, "job"));
+                eprintln!("requeued {}", counted(requeued.len(), "job", "jobs"));
                 if !all && requeued.len() < ids.len() {
                     let missing: Vec<_> = ids
                         .iter()
@@ -101,7 +103,7 @@ pub fn run(args: FailedArgs) -> anyhow::Result<u8> {
             }
             FailedAction::Delete { ids } => {
                 let deleted = redis.delete_jobs(&ids).await?;
-                eprintln!("deleted {}", super::count(deleted, "job"));
+                eprintln!("deleted {}", counted(deleted as usize, "job", "jobs"));
                 if (deleted as usize) < ids.len() {
                     anyhow::bail!(UserError(format!(
                         "{} of the ids were not jobs",

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::{connect, runtime};
 use crate::cli::InfoArgs;
 use crate::exit;
+use crate::text::{counted, escaped};
 
 pub fn run(args: InfoArgs) -> anyhow::Result<u8> {
     runtime()?.block_on(async {
@@ -64,16 +65,21 @@ pub fn run(args: InfoArgs) -> anyhow::Result<u8> {
         print_table(&rows);
         println!(
             "\n{}, {}{}",
-            super::count(queues.len() as u64, "queue"),
-            super::count(workers.len() as u64, "worker"),
+            counted(queues.len(), "queue", "queues"),
+            counted(workers.len(), "worker", "workers"),
             if suspended { ", SUSPENDED" } else { "" }
         );
         Ok(exit::SUCCESS)
     })
 }
 
-/// Prints rows as aligned columns, the first row as the header.
+/// Prints rows as aligned columns, the first row as the header. Cells are job data (ids, names,
+/// errors), so their control characters are shown escaped: one row per line, no escape sequence.
 pub fn print_table(rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| escaped(cell).into_owned()).collect())
+        .collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -84,7 +90,7 @@ pub fn print_table(rows: &[Vec<String>]) {
                 .unwrap_or(0)
         })
         .collect();
-    for row in rows {
+    for row in &rows {
         let line: Vec<String> = row
             .iter()
             .enumerate()

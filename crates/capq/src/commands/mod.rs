@@ -65,16 +65,6 @@ pub async fn connect(url: &str) -> anyhow::Result<capq_redis::Redis> {
         .with_context(|| format!("cannot connect to Redis at {}", capq_redis::redact(url)))
 }
 
-/// `1 day`, `2 days`: a count and its noun, plural unless the count is one.
-pub fn count(n: impl Into<u64>, noun: &str) -> String {
-    let n = n.into();
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
 pub fn parse_day(text: &str) -> anyhow::Result<Date> {
     text.parse::<Date>()
         .map_err(|e| UserError(format!("--day: {e}")).into())

@@ -16,7 +16,7 @@ use capq_storage::Location;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::{count, data_dir};
+use super::data_dir;
 use crate::cli::RunArgs;
 use crate::exit::{self, UserError};
 
@@ -258,13 +258,13 @@ fn write_table(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> 
     writeln!(
         out,
         "\n{}: {} processed, {} missing, {} failed; {} in, {rows_out} out; {:.2} s on {}",
-        count(report.days.len() as u64, "day"),
+        crate::text::count(report.days.len() as u64, "day"),
         report.done(),
         report.missing(),
         report.failed(),
-        count(rows_in, "row"),
+        crate::text::count(rows_in, "row"),
         report.wall.as_secs_f64(),
-        count(report.workers as u64, "thread"),
+        crate::text::count(report.workers as u64, "thread"),
     )
 }
 

@@ -170,6 +170,14 @@ fn ci_tests_the_binary_the_image_ships() {
         !commands.iter().any(|c| c.starts_with("cargo build")),
         "scripts/test builds the release binary only through scripts/build-release"
     );
+    // One failing test binary must not hide the others' results.
+    assert!(
+        commands[test]
+            .split_whitespace()
+            .any(|w| w == "--no-fail-fast"),
+        "scripts/test runs cargo test without --no-fail-fast: {}",
+        commands[test]
+    );
     // CI runs scripts/test.
     assert!(
         script_commands(&read(".ci/run"))

@@ -4,7 +4,10 @@
 mod bad_jobs;
 mod cli;
 mod health;
+mod logs;
 mod mixed_fleet;
+mod readme;
+mod requeue;
 mod rq_tools;
 mod secure;
 mod seed;
