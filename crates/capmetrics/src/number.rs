@@ -21,28 +21,50 @@ pub(crate) struct Parsed {
 
 /// Parses a finite decimal number; `None` if `text` is not one.
 pub(crate) fn parse_decimal(text: &str) -> Option<Parsed> {
-    let bytes = text.as_bytes();
+    match decimal_prefix(text.as_bytes()) {
+        Some((parsed, length)) if length == text.len() => Some(parsed),
+        _ => parse_slow(text),
+    }
+}
+
+/// The plain decimal (`-?D+(.D*)?`) at the start of `bytes` and its length in bytes, when it
+/// fits the fast path: at most 19 digits and a mantissa of at most 2^53. `None` sends the caller
+/// to the standard library's parser (through [`parse_decimal`]).
+///
+/// Parsing stops at the first byte that cannot continue the number, so a caller reading a CSV
+/// line parses a field and finds its end in one pass.
+pub(crate) fn decimal_prefix(bytes: &[u8]) -> Option<(Parsed, usize)> {
     let negative = bytes.first() == Some(&b'-');
-    let digits = &bytes[usize::from(negative)..];
-    let dot = digits.iter().position(|&c| c == b'.');
-    let (int, frac) = match dot {
-        Some(i) => (&digits[..i], &digits[i + 1..]),
-        None => (digits, &digits[..0]),
-    };
-    let n_digits = int.len() + frac.len();
-    if int.is_empty() || n_digits > 19 || frac.len() >= POWERS_OF_TEN.len() {
-        return parse_slow(text);
-    }
+    let int_start = usize::from(negative);
     let mut mantissa = 0u64;
-    for &c in int.iter().chain(frac) {
-        let digit = c.wrapping_sub(b'0');
-        if digit > 9 {
-            return parse_slow(text);
-        }
-        mantissa = mantissa * 10 + u64::from(digit);
+    let mut i = int_start;
+    while let Some(digit) = bytes
+        .get(i)
+        .map(|c| c.wrapping_sub(b'0'))
+        .filter(|&d| d <= 9)
+    {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+        i += 1;
     }
-    if mantissa > 1 << 53 {
-        return parse_slow(text);
+    let int = &bytes[int_start..i];
+    let has_dot = bytes.get(i) == Some(&b'.');
+    let frac_start = i + usize::from(has_dot);
+    i = frac_start;
+    if has_dot {
+        while let Some(digit) = bytes
+            .get(i)
+            .map(|c| c.wrapping_sub(b'0'))
+            .filter(|&d| d <= 9)
+        {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+            i += 1;
+        }
+    }
+    let frac = &bytes[frac_start..i];
+    let n_digits = int.len() + frac.len();
+    // Up to 19 digits nothing above wrapped, since 10^19 - 1 < 2^64.
+    if int.is_empty() || n_digits > 19 || mantissa > 1 << 53 {
+        return None;
     }
     let magnitude = mantissa as f64 / POWERS_OF_TEN[frac.len()];
     // Digits from the first non-zero one on bound the significant digits from above, which is
@@ -52,15 +74,16 @@ pub(crate) fn parse_decimal(text: &str) -> Option<Parsed> {
     } else {
         0
     };
-    let shortest = dot.is_some()
+    let shortest = has_dot
         && !frac.is_empty()
         && (int.len() == 1 || int[0] != b'0')
         && (frac.len() == 1 || !frac.ends_with(b"0"))
         && n_digits - leading_zeros.min(n_digits) <= 15;
-    Some(Parsed {
+    let parsed = Parsed {
         value: if negative { -magnitude } else { magnitude },
         shortest,
-    })
+    };
+    Some((parsed, i))
 }
 
 fn parse_slow(text: &str) -> Option<Parsed> {
@@ -169,6 +192,11 @@ mod tests {
             let expected: f64 = text.parse().unwrap();
             let parsed = parse_decimal(&text).unwrap();
             prop_assert_eq!(parsed.value.to_bits(), expected.to_bits(), "{}", text);
+            // Read from the start of a longer line, the fast path stops where the number ends.
+            let line = format!("{text},8919");
+            if let (Some((prefix, length)), None) = (decimal_prefix(line.as_bytes()), exp) {
+                prop_assert_eq!((prefix, length), (parsed, text.len()), "{}", text);
+            }
             if parsed.shortest {
                 prop_assert_eq!(printed(expected), text);
             } else if exp.is_none() && printed(expected) == text {

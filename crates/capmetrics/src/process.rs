@@ -10,12 +10,12 @@ use crate::diagnostics::{Diagnostics, DropReason};
 use crate::error::{Cancel, Result};
 use crate::index::GroupIndex;
 use crate::input::Input;
-use crate::output::{HEADER, push_float, push_int, push_text};
+use crate::output::{HEADER, push_float, push_int};
 use crate::params::Params;
-use crate::positions::{Decimal, Positions};
+use crate::positions::Positions;
 use crate::schedule::Schedule;
 use crate::stops::Stops;
-use crate::timestamp::{LocalTime, write_timestamp};
+use crate::timestamp::{LocalTime, TimestampWriter};
 
 /// A group's rows count as "at the stop" up to this `distance_to_stop` (degrees × 100) by
 /// default; see [`Params::group_max_distance`].
@@ -87,8 +87,7 @@ pub(crate) fn process_positions(
     diagnostics.rows_in = positions.rows.len() as u64 + positions.empty_trip_id;
     diagnostics.add_dropped(DropReason::EmptyTripId, positions.empty_trip_id);
 
-    let trip_ids: Vec<u64> = positions.rows.iter().map(|p| p.trip_id).collect();
-    let trips = GroupIndex::build(&trip_ids);
+    let trips = GroupIndex::build(&positions.trip_ids);
     let mut trip_order: Vec<usize> = (0..trips.len()).collect();
     trip_order.sort_unstable_by_key(|&g| trips.key(g));
 
@@ -98,6 +97,7 @@ pub(crate) fn process_positions(
     out.push(b'\n');
     let mut trip = TripStops::default();
     let mut matches = Vec::new();
+    let mut times = TimestampWriter::default();
     for (n, g) in trip_order.into_iter().enumerate() {
         if n.is_multiple_of(64) {
             cancel.check()?;
@@ -117,7 +117,13 @@ pub(crate) fn process_positions(
         matches.sort_unstable_by_key(|m| (m.stop_id, m.row));
         for group in matches.chunk_by(|a, b| a.stop_id == b.stop_id) {
             if let Some(kept) = pick(group, group_rule, &mut diagnostics) {
-                write_row(out, trip_id, &kept, positions, stops, &mut diagnostics);
+                let row = Output {
+                    trip_id,
+                    kept: &kept,
+                    positions,
+                    stops,
+                };
+                row.write(out, &mut times, &mut diagnostics);
             }
         }
     }
@@ -125,83 +131,54 @@ pub(crate) fn process_positions(
     Ok(diagnostics)
 }
 
-/// SPEC §3's last rule and §4: drops a kept row with an empty field, else appends it.
-fn write_row(
-    out: &mut Vec<u8>,
+/// A kept row of a (trip, stop) group, with what its output line is made from.
+struct Output<'r> {
     trip_id: u64,
-    kept: &Match,
-    positions: &Positions<'_>,
-    stops: &Stops,
-    diagnostics: &mut Diagnostics,
-) {
-    let position = &positions.rows[kept.row as usize];
-    let headsign = positions.text(position.headsign);
-    let (Some(vehicle_id), Some(route_id), Some(speed), Some(scheduled)) = (
-        position.vehicle_id,
-        position.route_id,
-        position.speed,
-        kept.scheduled,
-    ) else {
-        let reason = if headsign.is_empty() {
-            DropReason::EmptyHeadsign
-        } else if kept.scheduled.is_none() {
-            DropReason::NoScheduledTime
-        } else {
-            DropReason::EmptyField
-        };
-        diagnostics.add_dropped(reason, 1);
-        return;
-    };
-    if headsign.is_empty() {
-        diagnostics.add_dropped(DropReason::EmptyHeadsign, 1);
-        return;
-    }
-    let (stop_lat, stop_lon) = &stops.coordinates_text[kept.stop as usize];
-    push_int(out, vehicle_id);
-    out.push(b',');
-    push_text(out, positions.text(position.timestamp));
-    out.push(b',');
-    push_decimal(out, positions, speed);
-    out.push(b',');
-    push_int(out, route_id);
-    out.push(b',');
-    push_int(out, trip_id);
-    out.push(b',');
-    push_decimal(out, positions, position.lat);
-    out.push(b',');
-    push_decimal(out, positions, position.lon);
-    out.push(b',');
-    push_text(out, headsign);
-    out.push(b',');
-    out.extend_from_slice(stop_lat.as_bytes());
-    out.push(b',');
-    out.extend_from_slice(stop_lon.as_bytes());
-    out.push(b',');
-    push_int(out, kept.stop_id);
-    out.push(b',');
-    write_timestamp(
-        out,
-        scheduled.date,
-        scheduled.seconds,
-        position.time.offset_minutes,
-    );
-    out.push(b',');
-    push_float(out, kept.distance_to_stop);
-    out.push(b',');
-    push_int(out, scheduled.deviation);
-    out.push(b',');
-    push_int(out, position.time.date.iso_weekday());
-    out.push(b',');
-    push_int(out, position.time.hour());
-    out.push(b'\n');
-    diagnostics.rows_out += 1;
+    kept: &'r Match,
+    positions: &'r Positions<'r>,
+    stops: &'r Stops,
 }
 
-/// Appends a decimal from the input: its own text when that is already the shortest form.
-fn push_decimal(out: &mut Vec<u8>, positions: &Positions<'_>, decimal: Decimal) {
-    match decimal.text {
-        Some(text) => out.extend_from_slice(positions.text(text).as_bytes()),
-        None => push_float(out, decimal.value),
+impl Output<'_> {
+    /// SPEC §3's last rule and §4: drops a kept row with an empty field, else appends it.
+    fn write(&self, out: &mut Vec<u8>, times: &mut TimestampWriter, diagnostics: &mut Diagnostics) {
+        let kept = self.kept;
+        let position = &self.positions.rows[kept.row as usize];
+        let Some(scheduled) = kept.scheduled.filter(|_| position.complete) else {
+            let reason = if position.headsign_empty {
+                DropReason::EmptyHeadsign
+            } else if kept.scheduled.is_none() {
+                DropReason::NoScheduledTime
+            } else {
+                DropReason::EmptyField
+            };
+            diagnostics.add_dropped(reason, 1);
+            return;
+        };
+        if position.headsign_empty {
+            diagnostics.add_dropped(DropReason::EmptyHeadsign, 1);
+            return;
+        }
+        self.positions.write_columns(out, kept.row, self.trip_id);
+        out.push(b',');
+        // `stop_lat,stop_lon,stop_id,`
+        out.extend_from_slice(self.stops.output_text(kept.stop));
+        times.write(
+            out,
+            scheduled.date,
+            scheduled.seconds,
+            position.time.offset_minutes,
+        );
+        out.push(b',');
+        push_float(out, kept.distance_to_stop);
+        out.push(b',');
+        push_int(out, scheduled.deviation);
+        out.push(b',');
+        push_int(out, position.time.date.iso_weekday());
+        out.push(b',');
+        push_int(out, position.time.hour());
+        out.push(b'\n');
+        diagnostics.rows_out += 1;
     }
 }
 
@@ -352,7 +329,7 @@ impl TripStops {
     /// SPEC §2.2–2.6 for one position of the prepared trip.
     fn match_position(&self, row: u32, positions: &Positions<'_>, stops: &Stops) -> Match {
         let position = &positions.rows[row as usize];
-        let (nearest, distance) = self.nearest(position.lat.value, position.lon.value);
+        let (nearest, distance) = self.nearest(position.lat, position.lon);
         Match {
             stop_id: stops.ids[nearest.stop_row as usize],
             row,

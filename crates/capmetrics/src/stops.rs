@@ -6,7 +6,7 @@
 use crate::error::Result;
 use crate::index::GroupIndex;
 use crate::input::Input;
-use crate::output::push_float;
+use crate::output::{push_float, push_int};
 use crate::table::Table;
 
 /// All stops of one stops file, in file order.
@@ -18,8 +18,10 @@ pub struct Stops {
     /// Stop rows by latitude (ties by row), and each row's rank in that order.
     pub(crate) lat_order: Vec<u32>,
     pub(crate) lat_rank: Vec<u32>,
-    /// Each stop's latitude and longitude as printed in outputs, formatted once at load.
-    pub(crate) coordinates_text: Vec<(Box<str>, Box<str>)>,
+    /// Each stop's `stop_lat,stop_lon,stop_id,` as printed in outputs, formatted once at load:
+    /// row `r` is `output_text[output_starts[r]..output_starts[r + 1]]`.
+    output_text: Vec<u8>,
+    output_starts: Vec<usize>,
     by_id: GroupIndex,
 }
 
@@ -32,15 +34,22 @@ impl Stops {
             table.column("stop_lat")?,
             table.column("stop_lon")?,
         );
-        let (mut ids, mut lats, mut lons, mut coordinates_text) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut ids, mut lats, mut lons) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut output_text, mut output_starts) = (Vec::new(), vec![0]);
         while let Some(row) = table.next_row()? {
-            ids.push(row.id(c_id, "stop_id")?);
+            let id = row.id(c_id, "stop_id")?;
             let lat = row.float(c_lat, "stop_lat")?.value;
             let lon = row.float(c_lon, "stop_lon")?.value;
+            ids.push(id);
             lats.push(lat);
             lons.push(lon);
-            coordinates_text.push((float_text(lat), float_text(lon)));
+            push_float(&mut output_text, lat);
+            output_text.push(b',');
+            push_float(&mut output_text, lon);
+            output_text.push(b',');
+            push_int(&mut output_text, id);
+            output_text.push(b',');
+            output_starts.push(output_text.len());
         }
         let by_id = GroupIndex::build(&ids);
         let mut lat_order: Vec<u32> = (0..ids.len() as u32).collect();
@@ -55,7 +64,8 @@ impl Stops {
             lons,
             lat_order,
             lat_rank,
-            coordinates_text,
+            output_text,
+            output_starts,
             by_id,
         })
     }
@@ -70,14 +80,14 @@ impl Stops {
         self.ids.is_empty()
     }
 
+    /// `stop_lat,stop_lon,stop_id,` of stop row `row`, as the output prints them.
+    pub(crate) fn output_text(&self, row: u32) -> &[u8] {
+        let row = row as usize;
+        &self.output_text[self.output_starts[row]..self.output_starts[row + 1]]
+    }
+
     /// Row numbers of the stops with this id (usually one).
     pub(crate) fn rows_with_id(&self, id: u64) -> &[u32] {
         self.by_id.rows(id)
     }
-}
-
-fn float_text(value: f64) -> Box<str> {
-    let mut text = Vec::new();
-    push_float(&mut text, value);
-    String::from_utf8_lossy(&text).into()
 }
