@@ -21,7 +21,7 @@ use std::ops::Range;
 
 use crate::error::{Cancel, Result};
 use crate::input::Input;
-use crate::number::{Parsed, decimal_prefix};
+use crate::number::{Parsed, decimal_prefix, digit_run};
 use crate::output::{push_float, push_int, push_text};
 use crate::table::{Row, Table};
 use crate::timestamp::{DateCache, LocalTime};
@@ -340,16 +340,7 @@ fn fast_line(bytes: &[u8], at: usize, dates: &mut DateCache) -> Option<(Position
 /// An integer id written without leading zeros, or nothing, then a comma.
 fn id_field(line: &[u8], i: &mut usize) -> Option<Option<u64>> {
     let start = *i;
-    let mut value = 0u64;
-    let mut end = start;
-    while let Some(digit) = line
-        .get(end)
-        .map(|c| c.wrapping_sub(b'0'))
-        .filter(|&d| d <= 9)
-    {
-        value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
-        end += 1;
-    }
+    let (value, end) = digit_run(line, start, 0);
     let n_digits = end - start;
     // Up to 19 digits nothing wrapped; longer ids are left to the general reader.
     if n_digits > 19 || (n_digits > 1 && line[start] == b'0') || line.get(end) != Some(&b',') {
@@ -377,8 +368,12 @@ fn decimal_field(line: &[u8], i: &mut usize, optional: bool) -> Option<Option<f6
 /// A timestamp (a valid one has no spaces and needs no quoting), then a comma.
 fn timestamp_field(line: &[u8], i: &mut usize, dates: &mut DateCache) -> Option<LocalTime> {
     let rest = line.get(*i..)?;
-    // `YYYY-MM-DDTHH:MM:SS-06:00` is 25 bytes; look no further than a long offset form needs.
-    let length = rest.iter().take(32).position(|&c| c == b',')?;
+    // `YYYY-MM-DDTHH:MM:SS-06:00` is 25 bytes; other forms are shorter.
+    let length = if rest.get(25) == Some(&b',') {
+        25
+    } else {
+        rest.iter().take(25).position(|&c| c == b',')?
+    };
     let time = LocalTime::parse_cached(&rest[..length], dates).ok()?;
     *i += length + 1;
     Some(time)
