@@ -50,7 +50,8 @@ pub(crate) fn decimal_prefix(bytes: &[u8]) -> Option<(Parsed, usize)> {
     if int.is_empty() || n_digits > 19 || mantissa > 1 << 53 {
         return None;
     }
-    let magnitude = mantissa as f64 / POWERS_OF_TEN[frac.len()];
+    // Below 2^53 the signed conversion is exact, and a single instruction.
+    let magnitude = mantissa as i64 as f64 / POWERS_OF_TEN[frac.len()];
     // Digits from the first non-zero one on bound the significant digits from above, which is
     // all `shortest` needs to be sound.
     let leading_zeros = if int == b"0" {

@@ -132,10 +132,10 @@ impl<'a> Positions<'a> {
                 .zip(COLUMNS)
                 .all(|(h, name)| h == name);
 
-        // One slot per line, but no more than a file of the shortest possible rows (about 45
-        // bytes) could fill: a gigabyte of blank lines must not reserve 150 GB up front.
-        let lines = memchr::memchr_iter(b'\n', input.bytes()).count() + 1;
-        let capacity = lines.min(input.bytes().len() / 40 + 1);
+        // As many slots as a file of the shortest possible rows (about 45 bytes) could fill,
+        // without counting the lines first: slots no row fills are never touched, so they cost
+        // address space but no memory.
+        let capacity = input.bytes().len() / 40 + 1;
         let mut positions = Positions {
             rows: Vec::with_capacity(capacity),
             trip_ids: Vec::with_capacity(capacity),

@@ -114,7 +114,8 @@ pub(crate) fn process_positions(
             rows.iter()
                 .map(|&row| trip.match_position(row, positions, stops)),
         );
-        matches.sort_unstable_by_key(|m| (m.stop_id, m.row));
+        // Rows are in file order already: a stable sort by stop gives (stop, row) order.
+        matches.sort_by_key(|m| m.stop_id);
         for group in matches.chunk_by(|a, b| a.stop_id == b.stop_id) {
             if let Some(kept) = pick(group, group_rule, &mut diagnostics) {
                 let row = Output {
