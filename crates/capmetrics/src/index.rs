@@ -28,12 +28,19 @@ impl GroupIndex {
         let mut group_keys = Vec::new();
         let mut counts: Vec<u32> = Vec::new();
         let mut slots = Vec::with_capacity(keys.len());
+        // Rows of one key mostly come in runs (a day's positions and a schedule are written
+        // trip by trip), so a repeat of the previous key skips the hash lookup.
+        let mut previous: Option<(u64, u32)> = None;
         for &key in keys {
-            let slot = *slot_of.entry(key).or_insert_with(|| {
-                group_keys.push(key);
-                counts.push(0);
-                (group_keys.len() - 1) as u32
-            });
+            let slot = match previous {
+                Some((previous_key, slot)) if previous_key == key => slot,
+                _ => *slot_of.entry(key).or_insert_with(|| {
+                    group_keys.push(key);
+                    counts.push(0);
+                    (group_keys.len() - 1) as u32
+                }),
+            };
+            previous = Some((key, slot));
             counts[slot as usize] += 1;
             slots.push(slot);
         }
@@ -128,5 +135,11 @@ mod tests {
         assert!(sparse.rows(6).is_empty());
         assert!(!index.dense.is_empty());
         assert!(index.rows(8).is_empty() && index.rows(1 << 40).is_empty());
+        // Runs of one key, and a key that comes back after another.
+        let runs = GroupIndex::build(&[7, 7, 3, 3, 3, 7, 9, 9]);
+        assert_eq!(runs.rows(7), [0, 1, 5]);
+        assert_eq!(runs.rows(3), [2, 3, 4]);
+        assert_eq!(runs.rows(9), [6, 7]);
+        assert_eq!((runs.len(), runs.key(0), runs.key(1), runs.key(2)), (3, 7, 3, 9));
     }
 }
