@@ -110,10 +110,7 @@ pub(crate) fn process_positions(
             continue;
         }
         matches.clear();
-        matches.extend(
-            rows.iter()
-                .map(|&row| trip.match_position(row, positions, stops)),
-        );
+        matches.extend(rows.iter().map(|&row| trip.match_position(row, positions)));
         // Rows are in file order already: a stable sort by stop gives (stop, row) order.
         matches.sort_by_key(|m| m.stop_id);
         for group in matches.chunk_by(|a, b| a.stop_id == b.stop_id) {
@@ -249,6 +246,7 @@ fn pick(group: &[Match], rule: GroupRule, diagnostics: &mut Diagnostics) -> Opti
 struct Candidate {
     lat: f64,
     lon: f64,
+    stop_id: u64,
     /// Row in the stops table; ties between equally near stops go to the smaller row.
     stop_row: u32,
     /// The stop's arrival in the trip's schedule slice, if it has one.
@@ -266,9 +264,9 @@ struct TripStops {
     candidates: Vec<Candidate>,
     /// One bit per stop row, at its latitude rank.
     ranks: Vec<u64>,
-    /// For each stop row that is a candidate, its index in `candidates`.
+    /// For each latitude rank that is a candidate, its index in `candidates`.
     slot: Vec<u32>,
-    /// (schedule row, stop row) pairs of the trip, in schedule order.
+    /// (schedule row, latitude rank) pairs of the trip, in schedule order.
     pairs: Vec<(u32, u32)>,
 }
 
@@ -280,10 +278,9 @@ impl TripStops {
         // Every stop row named by the trip's schedule, found with one id lookup per row.
         self.pairs.clear();
         for &r in schedule_rows {
-            for &stop_row in stops.rows_with_id(schedule.stop_ids[r as usize]) {
-                self.pairs.push((r, stop_row));
-                let rank = stops.lat_rank[stop_row as usize] as usize;
-                self.ranks[rank / 64] |= 1 << (rank % 64);
+            for &rank in stops.ranks_with_id(schedule.stop_ids[r as usize]) {
+                self.pairs.push((r, rank));
+                self.ranks[rank as usize / 64] |= 1 << (rank % 64);
             }
         }
         self.candidates.clear();
@@ -291,13 +288,13 @@ impl TripStops {
             while *word != 0 {
                 let rank = w * 64 + word.trailing_zeros() as usize;
                 *word &= *word - 1;
-                let stop_row = stops.lat_order[rank];
-                let s = stop_row as usize;
-                self.slot[s] = self.candidates.len() as u32;
+                let stop = &stops.by_lat[rank];
+                self.slot[rank] = self.candidates.len() as u32;
                 self.candidates.push(Candidate {
-                    lat: stops.lats[s],
-                    lon: stops.lons[s],
-                    stop_row,
+                    lat: stop.lat,
+                    lon: stop.lon,
+                    stop_id: stop.id,
+                    stop_row: stop.row,
                     arrival: None,
                 });
             }
@@ -317,22 +314,22 @@ impl TripStops {
         else {
             return;
         };
-        for &(r, stop_row) in &self.pairs {
+        for &(r, rank) in &self.pairs {
             let r = r as usize;
             if schedule.weekdays[r] >> (slice_day - 1) & 1 == 1 {
                 // Pairs are in schedule order, so the first slice row for a stop wins.
-                let candidate = &mut self.candidates[self.slot[stop_row as usize] as usize];
+                let candidate = &mut self.candidates[self.slot[rank as usize] as usize];
                 candidate.arrival.get_or_insert(schedule.arrivals[r]);
             }
         }
     }
 
     /// SPEC §2.2–2.6 for one position of the prepared trip.
-    fn match_position(&self, row: u32, positions: &Positions<'_>, stops: &Stops) -> Match {
+    fn match_position(&self, row: u32, positions: &Positions<'_>) -> Match {
         let position = &positions.rows[row as usize];
         let (nearest, distance) = self.nearest(position.lat, position.lon);
         Match {
-            stop_id: stops.ids[nearest.stop_row as usize],
+            stop_id: nearest.stop_id,
             row,
             stop: nearest.stop_row,
             distance_to_stop: distance * 100.0,
@@ -435,7 +432,7 @@ mod tests {
             let mut candidates: Vec<Candidate> = stops
                 .iter()
                 .enumerate()
-                .map(|(row, &(lat, lon))| Candidate { lat, lon, stop_row: row as u32, arrival: None })
+                .map(|(row, &(lat, lon))| Candidate { lat, lon, stop_id: row as u64, stop_row: row as u32, arrival: None })
                 .collect();
             candidates.sort_by(|a, b| a.lat.total_cmp(&b.lat).then(a.stop_row.cmp(&b.stop_row)));
             let trip = TripStops { candidates: candidates.clone(), ..TripStops::default() };

@@ -1,7 +1,8 @@
 //! The stops table (`stops_<START>_<END>.csv.gz`): where each stop is.
 //!
 //! Stops keep their file order, because nearest-stop ties go to the stop that comes first in
-//! the file.
+//! the file. For matching they are also kept in latitude order, with everything a trip's
+//! candidate list needs side by side, so building it reads memory in one direction.
 
 use crate::error::Result;
 use crate::index::GroupIndex;
@@ -12,17 +13,24 @@ use crate::table::Table;
 /// All stops of one stops file, in file order.
 #[derive(Debug, Clone)]
 pub struct Stops {
-    pub(crate) ids: Vec<u64>,
-    pub(crate) lats: Vec<f64>,
-    pub(crate) lons: Vec<f64>,
-    /// Stop rows by latitude (ties by row), and each row's rank in that order.
-    pub(crate) lat_order: Vec<u32>,
-    pub(crate) lat_rank: Vec<u32>,
+    /// The stops by latitude (ties by row): the index is a stop's latitude rank.
+    pub(crate) by_lat: Vec<StopPoint>,
     /// Each stop's `stop_lat,stop_lon,stop_id,` as printed in outputs, formatted once at load:
     /// row `r` is `output_text[output_starts[r]..output_starts[r + 1]]`.
     output_text: Vec<u8>,
     output_starts: Vec<usize>,
+    /// Latitude ranks by stop id.
     by_id: GroupIndex,
+}
+
+/// One stop row, as matching sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StopPoint {
+    pub(crate) lat: f64,
+    pub(crate) lon: f64,
+    pub(crate) id: u64,
+    /// Its row in the file.
+    pub(crate) row: u32,
 }
 
 impl Stops {
@@ -51,19 +59,25 @@ impl Stops {
             output_text.push(b',');
             output_starts.push(output_text.len());
         }
-        let by_id = GroupIndex::build(&ids);
         let mut lat_order: Vec<u32> = (0..ids.len() as u32).collect();
+        // Stable, so equal latitudes stay in row order.
         lat_order.sort_by(|&a, &b| lats[a as usize].total_cmp(&lats[b as usize]));
-        let mut lat_rank = vec![0u32; ids.len()];
-        for (rank, &row) in lat_order.iter().enumerate() {
-            lat_rank[row as usize] = rank as u32;
-        }
+        let by_lat: Vec<StopPoint> = lat_order
+            .iter()
+            .map(|&row| {
+                let r = row as usize;
+                StopPoint {
+                    lat: lats[r],
+                    lon: lons[r],
+                    id: ids[r],
+                    row,
+                }
+            })
+            .collect();
+        // Grouping the ids in latitude order makes the "rows" of each id its ranks.
+        let by_id = GroupIndex::build(&by_lat.iter().map(|s| s.id).collect::<Vec<_>>());
         Ok(Stops {
-            ids,
-            lats,
-            lons,
-            lat_order,
-            lat_rank,
+            by_lat,
             output_text,
             output_starts,
             by_id,
@@ -72,12 +86,12 @@ impl Stops {
 
     /// Number of stop rows.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.by_lat.len()
     }
 
     /// True when the file had no stop rows.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.by_lat.is_empty()
     }
 
     /// `stop_lat,stop_lon,stop_id,` of stop row `row`, as the output prints them.
@@ -86,8 +100,8 @@ impl Stops {
         &self.output_text[self.output_starts[row]..self.output_starts[row + 1]]
     }
 
-    /// Row numbers of the stops with this id (usually one).
-    pub(crate) fn rows_with_id(&self, id: u64) -> &[u32] {
+    /// Latitude ranks (indexes into `by_lat`) of the stops with this id (usually one).
+    pub(crate) fn ranks_with_id(&self, id: u64) -> &[u32] {
         self.by_id.rows(id)
     }
 }
