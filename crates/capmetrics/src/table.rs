@@ -46,8 +46,10 @@ pub(crate) struct Table<'a> {
     structural: Structural<'a>,
     /// The scan is behind `at`, because a caller read lines itself ([`Table::skip_line`]).
     scan_stale: bool,
-    /// Offset of the first quote at or after the last place one was looked for, if any.
-    next_quote: Option<usize>,
+    /// Once looked for: the offset of the first quote at or after the place it was looked for
+    /// from, or `None` if there is none. Not looked for before a record after the header is
+    /// split here, so a file read entirely by a caller's own fast path is not scanned for it.
+    next_quote: Option<Option<usize>>,
 }
 
 impl<'a> Table<'a> {
@@ -66,14 +68,15 @@ impl<'a> Table<'a> {
             fields: Vec::new(),
             scratch: String::new(),
             in_scratch: false,
-            structural: Structural::new(data.as_bytes(), 0, false),
+            structural: Structural::new(data.as_bytes(), 0, true),
             scan_stale: false,
-            next_quote: memchr(b'"', data.as_bytes()),
+            next_quote: None,
         };
         if table.data.starts_with('\u{feff}') {
             table.at = 3;
         }
-        table.restart_scan();
+        // The header is split by a scan that assumes quotes may come.
+        table.structural = Structural::new(data.as_bytes(), table.at, true);
         let header_start = table.at;
         // Old Mac line ends make the whole file one line; say so before splitting it.
         let first_line = {
@@ -110,6 +113,8 @@ impl<'a> Table<'a> {
                 }
             })
             .collect();
+        // Records after the header are split by a scan that knows whether quotes follow.
+        table.scan_stale = true;
         Ok(table)
     }
 
@@ -268,10 +273,15 @@ impl<'a> Table<'a> {
         let bytes = self.data.as_bytes();
         // Each quote is looked for once however often the scan restarts, so restarting after
         // every line costs no pass over the rest of the file.
-        if self.next_quote.is_some_and(|q| q < self.at) {
-            self.next_quote = memchr(b'"', &bytes[self.at.min(bytes.len())..]).map(|q| q + self.at);
+        let stale = match self.next_quote {
+            None => true,
+            Some(next) => next.is_some_and(|q| q < self.at),
+        };
+        if stale {
+            let from = self.at.min(bytes.len());
+            self.next_quote = Some(memchr(b'"', &bytes[from..]).map(|q| q + from));
         }
-        self.structural = Structural::new(bytes, self.at, self.next_quote.is_some());
+        self.structural = Structural::new(bytes, self.at, self.next_quote.flatten().is_some());
         self.scan_stale = false;
     }
 
