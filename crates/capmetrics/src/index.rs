@@ -80,6 +80,11 @@ impl GroupIndex {
 
     /// The rows with this key, in ascending order (empty if the key never occurs).
     pub(crate) fn rows(&self, key: u64) -> &[u32] {
+        &self.rows[self.range(key)]
+    }
+
+    /// The group of this key.
+    fn slot(&self, key: u64) -> Option<usize> {
         let slot = if self.dense.is_empty() {
             self.slot_of.get(&key).copied()
         } else {
@@ -89,10 +94,21 @@ impl GroupIndex {
                 .copied()
                 .filter(|&s| s != u32::MAX)
         };
-        match slot {
-            Some(slot) => self.group(slot as usize),
-            None => &[],
+        slot.map(|slot| slot as usize)
+    }
+
+    /// Where the rows with this key are in [`order`](Self::order) (empty if the key never
+    /// occurs).
+    pub(crate) fn range(&self, key: u64) -> std::ops::Range<usize> {
+        match self.slot(key) {
+            Some(g) => self.starts[g] as usize..self.starts[g + 1] as usize,
+            None => 0..0,
         }
+    }
+
+    /// Every row number, group after group, each group's rows in ascending order.
+    pub(crate) fn order(&self) -> &[u32] {
+        &self.rows
     }
 
     /// Number of distinct keys.
@@ -140,6 +156,9 @@ mod tests {
         assert_eq!(runs.rows(7), [0, 1, 5]);
         assert_eq!(runs.rows(3), [2, 3, 4]);
         assert_eq!(runs.rows(9), [6, 7]);
-        assert_eq!((runs.len(), runs.key(0), runs.key(1), runs.key(2)), (3, 7, 3, 9));
+        assert_eq!(
+            (runs.len(), runs.key(0), runs.key(1), runs.key(2)),
+            (3, 7, 3, 9)
+        );
     }
 }

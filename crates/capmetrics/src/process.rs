@@ -266,7 +266,7 @@ struct TripStops {
     ranks: Vec<u64>,
     /// For each latitude rank that is a candidate, its index in `candidates`.
     slot: Vec<u32>,
-    /// (schedule row, latitude rank) pairs of the trip, in schedule order.
+    /// (index in the trip's schedule rows, latitude rank) pairs, in schedule order.
     pairs: Vec<(u32, u32)>,
 }
 
@@ -277,9 +277,9 @@ impl TripStops {
         self.slot.resize(stops.len(), 0);
         // Every stop row named by the trip's schedule, found with one id lookup per row.
         self.pairs.clear();
-        for &r in schedule_rows {
-            for &rank in stops.ranks_with_id(schedule.stop_ids[r as usize]) {
-                self.pairs.push((r, rank));
+        for (r, row) in schedule_rows.iter().enumerate() {
+            for &rank in stops.ranks_with_id(row.stop_id) {
+                self.pairs.push((r as u32, rank));
                 self.ranks[rank as usize / 64] |= 1 << (rank % 64);
             }
         }
@@ -305,7 +305,7 @@ impl TripStops {
         let weekday = first_date.iso_weekday();
         let days_run = schedule_rows
             .iter()
-            .fold(0u8, |mask, &r| mask | schedule.weekdays[r as usize]);
+            .fold(0u8, |mask, row| mask | row.weekdays);
         let before = if weekday == 1 { 7 } else { weekday - 1 };
         let after = if weekday == 7 { 1 } else { weekday + 1 };
         let Some(slice_day) = [weekday, before, after]
@@ -315,11 +315,11 @@ impl TripStops {
             return;
         };
         for &(r, rank) in &self.pairs {
-            let r = r as usize;
-            if schedule.weekdays[r] >> (slice_day - 1) & 1 == 1 {
+            let row = &schedule_rows[r as usize];
+            if row.weekdays >> (slice_day - 1) & 1 == 1 {
                 // Pairs are in schedule order, so the first slice row for a stop wins.
                 let candidate = &mut self.candidates[self.slot[rank as usize] as usize];
-                candidate.arrival.get_or_insert(schedule.arrivals[r]);
+                candidate.arrival.get_or_insert(row.arrival);
             }
         }
     }
