@@ -310,19 +310,19 @@ fn fast_line(bytes: &[u8], at: usize, dates: &mut DateCache) -> Option<(Position
     // The headsign runs to the line end. A comma (a field too many), a quote or a carriage
     // return that does not end the line sends the line to the general reader.
     let headsign_start = i;
-    let (content_end, next) = loop {
-        match line.get(i) {
-            None => break (i, i),
-            Some(b'\n') => break (i, i + 1),
-            Some(b'\r') => match line.get(i + 1) {
-                None => break (i, i + 1),
-                Some(b'\n') => break (i, i + 2),
-                Some(_) => return None,
-            },
-            Some(b',' | b'"') => return None,
-            Some(_) => i += 1,
-        }
-    };
+    let rest = &line[i..];
+    let stop = memchr::memchr3(b'\n', b',', b'"', rest).unwrap_or(rest.len());
+    if matches!(rest.get(stop), Some(b',' | b'"')) {
+        return None;
+    }
+    let next = (i + stop + 1).min(line.len());
+    let mut content_end = i + stop;
+    if content_end > headsign_start && line[content_end - 1] == b'\r' {
+        content_end -= 1;
+    }
+    if memchr::memchr(b'\r', &line[headsign_start..content_end]).is_some() {
+        return None;
+    }
     let position = Position {
         lat,
         lon,
