@@ -28,12 +28,19 @@ impl GroupIndex {
         let mut group_keys = Vec::new();
         let mut counts: Vec<u32> = Vec::new();
         let mut slots = Vec::with_capacity(keys.len());
+        // Rows of one key mostly come in runs (a day's positions and a schedule are written
+        // trip by trip), so a repeat of the previous key skips the hash lookup.
+        let mut previous: Option<(u64, u32)> = None;
         for &key in keys {
-            let slot = *slot_of.entry(key).or_insert_with(|| {
-                group_keys.push(key);
-                counts.push(0);
-                (group_keys.len() - 1) as u32
-            });
+            let slot = match previous {
+                Some((previous_key, slot)) if previous_key == key => slot,
+                _ => *slot_of.entry(key).or_insert_with(|| {
+                    group_keys.push(key);
+                    counts.push(0);
+                    (group_keys.len() - 1) as u32
+                }),
+            };
+            previous = Some((key, slot));
             counts[slot as usize] += 1;
             slots.push(slot);
         }
@@ -73,6 +80,11 @@ impl GroupIndex {
 
     /// The rows with this key, in ascending order (empty if the key never occurs).
     pub(crate) fn rows(&self, key: u64) -> &[u32] {
+        &self.rows[self.range(key)]
+    }
+
+    /// The group of this key.
+    fn slot(&self, key: u64) -> Option<usize> {
         let slot = if self.dense.is_empty() {
             self.slot_of.get(&key).copied()
         } else {
@@ -82,10 +94,21 @@ impl GroupIndex {
                 .copied()
                 .filter(|&s| s != u32::MAX)
         };
-        match slot {
-            Some(slot) => self.group(slot as usize),
-            None => &[],
+        slot.map(|slot| slot as usize)
+    }
+
+    /// Where the rows with this key are in [`order`](Self::order) (empty if the key never
+    /// occurs).
+    pub(crate) fn range(&self, key: u64) -> std::ops::Range<usize> {
+        match self.slot(key) {
+            Some(g) => self.starts[g] as usize..self.starts[g + 1] as usize,
+            None => 0..0,
         }
+    }
+
+    /// Every row number, group after group, each group's rows in ascending order.
+    pub(crate) fn order(&self) -> &[u32] {
+        &self.rows
     }
 
     /// Number of distinct keys.
@@ -128,5 +151,14 @@ mod tests {
         assert!(sparse.rows(6).is_empty());
         assert!(!index.dense.is_empty());
         assert!(index.rows(8).is_empty() && index.rows(1 << 40).is_empty());
+        // Runs of one key, and a key that comes back after another.
+        let runs = GroupIndex::build(&[7, 7, 3, 3, 3, 7, 9, 9]);
+        assert_eq!(runs.rows(7), [0, 1, 5]);
+        assert_eq!(runs.rows(3), [2, 3, 4]);
+        assert_eq!(runs.rows(9), [6, 7]);
+        assert_eq!(
+            (runs.len(), runs.key(0), runs.key(1), runs.key(2)),
+            (3, 7, 3, 9)
+        );
     }
 }

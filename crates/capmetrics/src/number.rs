@@ -21,30 +21,37 @@ pub(crate) struct Parsed {
 
 /// Parses a finite decimal number; `None` if `text` is not one.
 pub(crate) fn parse_decimal(text: &str) -> Option<Parsed> {
-    let bytes = text.as_bytes();
+    match decimal_prefix(text.as_bytes()) {
+        Some((parsed, length)) if length == text.len() => Some(parsed),
+        _ => parse_slow(text),
+    }
+}
+
+/// The plain decimal (`-?D+(.D*)?`) at the start of `bytes` and its length in bytes, when it
+/// fits the fast path: at most 19 digits and a mantissa of at most 2^53. `None` sends the caller
+/// to the standard library's parser (through [`parse_decimal`]).
+///
+/// Parsing stops at the first byte that cannot continue the number, so a caller reading a CSV
+/// line parses a field and finds its end in one pass.
+pub(crate) fn decimal_prefix(bytes: &[u8]) -> Option<(Parsed, usize)> {
     let negative = bytes.first() == Some(&b'-');
-    let digits = &bytes[usize::from(negative)..];
-    let dot = digits.iter().position(|&c| c == b'.');
-    let (int, frac) = match dot {
-        Some(i) => (&digits[..i], &digits[i + 1..]),
-        None => (digits, &digits[..0]),
-    };
+    let int_start = usize::from(negative);
+    let (mut mantissa, mut i) = digit_run(bytes, int_start, 0);
+    let int = &bytes[int_start..i];
+    let has_dot = bytes.get(i) == Some(&b'.');
+    let frac_start = i + usize::from(has_dot);
+    i = frac_start;
+    if has_dot {
+        (mantissa, i) = digit_run(bytes, frac_start, mantissa);
+    }
+    let frac = &bytes[frac_start..i];
     let n_digits = int.len() + frac.len();
-    if int.is_empty() || n_digits > 19 || frac.len() >= POWERS_OF_TEN.len() {
-        return parse_slow(text);
+    // Up to 19 digits nothing above wrapped, since 10^19 - 1 < 2^64.
+    if int.is_empty() || n_digits > 19 || mantissa > 1 << 53 {
+        return None;
     }
-    let mut mantissa = 0u64;
-    for &c in int.iter().chain(frac) {
-        let digit = c.wrapping_sub(b'0');
-        if digit > 9 {
-            return parse_slow(text);
-        }
-        mantissa = mantissa * 10 + u64::from(digit);
-    }
-    if mantissa > 1 << 53 {
-        return parse_slow(text);
-    }
-    let magnitude = mantissa as f64 / POWERS_OF_TEN[frac.len()];
+    // Below 2^53 the signed conversion is exact, and a single instruction.
+    let magnitude = mantissa as i64 as f64 / POWERS_OF_TEN[frac.len()];
     // Digits from the first non-zero one on bound the significant digits from above, which is
     // all `shortest` needs to be sound.
     let leading_zeros = if int == b"0" {
@@ -52,16 +59,77 @@ pub(crate) fn parse_decimal(text: &str) -> Option<Parsed> {
     } else {
         0
     };
-    let shortest = dot.is_some()
+    let shortest = has_dot
         && !frac.is_empty()
         && (int.len() == 1 || int[0] != b'0')
         && (frac.len() == 1 || !frac.ends_with(b"0"))
         && n_digits - leading_zeros.min(n_digits) <= 15;
-    Some(Parsed {
+    let parsed = Parsed {
         value: if negative { -magnitude } else { magnitude },
         shortest,
-    })
+    };
+    Some((parsed, i))
 }
+
+/// Reads the run of ASCII digits starting at `at`, appending them to `value` (wrapping on
+/// overflow: a caller that needs the exact value limits the number of digits). Returns the
+/// value and the offset of the first byte after the run.
+///
+/// Eight bytes are looked at at once: which of them are digits is one mask, and up to eight
+/// digits become a number in three multiply-and-add steps.
+pub(crate) fn digit_run(bytes: &[u8], mut at: usize, mut value: u64) -> (u64, usize) {
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(word).unwrap_or_default());
+        // A byte is a digit when it is at least `0` and adding 0x46 leaves it below 0x80
+        // (that is, it is at most `9`), and it is ASCII.
+        let not_digit =
+            (word | word.wrapping_sub(ZEROS) | word.wrapping_add(0x4646_4646_4646_4646)) & HIGH;
+        let n = (not_digit.trailing_zeros() / 8) as usize;
+        if n == 0 {
+            return (value, at);
+        }
+        // Move the n digits to the top of the word, so that the bytes below them read as
+        // leading zeros, and add up pairs, then quads, then the eight.
+        let mut digits = word.wrapping_sub(ZEROS);
+        if n < 8 {
+            digits <<= 64 - 8 * n as u32;
+        }
+        digits = (digits.wrapping_mul(10) + (digits >> 8)) & 0x00ff_00ff_00ff_00ff;
+        digits = (digits.wrapping_mul(100) + (digits >> 16)) & 0x0000_ffff_0000_ffff;
+        digits = (digits.wrapping_mul(10_000) + (digits >> 32)) & 0xffff_ffff;
+        value = value
+            .wrapping_mul(POWERS_OF_TEN_INT[n])
+            .wrapping_add(digits);
+        at += n;
+        if n < 8 {
+            return (value, at);
+        }
+    }
+    while let Some(digit) = bytes
+        .get(at)
+        .map(|c| c.wrapping_sub(b'0'))
+        .filter(|&d| d <= 9)
+    {
+        value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
+        at += 1;
+    }
+    (value, at)
+}
+
+/// 10^0 … 10^8.
+const POWERS_OF_TEN_INT: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
 
 fn parse_slow(text: &str) -> Option<Parsed> {
     let value: f64 = text.parse().ok()?;
@@ -149,6 +217,43 @@ mod tests {
     }
 
     #[test]
+    fn digit_runs() {
+        for (text, at, expected) in [
+            ("", 0, (0, 0)),
+            ("x", 0, (0, 0)),
+            ("7", 0, (7, 1)),
+            ("30.417875,", 0, (30, 2)),
+            ("30.417875,", 3, (417_875, 9)),
+            ("12345678", 0, (12_345_678, 8)),
+            ("123456789", 0, (123_456_789, 9)),
+            ("1234567890123456789,x", 0, (1_234_567_890_123_456_789, 19)),
+            ("00000000000000000042", 0, (42, 20)),
+            ("9/:0\u{b9}", 0, (9, 1)),
+            ("1\u{e9}", 0, (1, 1)),
+        ] {
+            assert_eq!(
+                digit_run(text.as_bytes(), at, 0),
+                expected,
+                "{text:?} from {at}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn digit_runs_read_what_a_byte_loop_reads(bytes in proptest::collection::vec(prop_oneof![b'0'..=b'9', any::<u8>()], 0..40), at in 0..40usize) {
+            let at = at.min(bytes.len());
+            let mut end = at;
+            let mut value = 0u64;
+            while end < bytes.len() && bytes[end].is_ascii_digit() {
+                value = value.wrapping_mul(10).wrapping_add(u64::from(bytes[end] - b'0'));
+                end += 1;
+            }
+            prop_assert_eq!(digit_run(&bytes, at, 0), (value, end));
+        }
+    }
+
+    #[test]
     fn rejects_non_numbers() {
         for text in [
             "", "-", ".", "abc", "1.2.3", "1,5", "inf", "NaN", "1e999", "--1", " 1",
@@ -169,6 +274,11 @@ mod tests {
             let expected: f64 = text.parse().unwrap();
             let parsed = parse_decimal(&text).unwrap();
             prop_assert_eq!(parsed.value.to_bits(), expected.to_bits(), "{}", text);
+            // Read from the start of a longer line, the fast path stops where the number ends.
+            let line = format!("{text},8919");
+            if let (Some((prefix, length)), None) = (decimal_prefix(line.as_bytes()), exp) {
+                prop_assert_eq!((prefix, length), (parsed, text.len()), "{}", text);
+            }
             if parsed.shortest {
                 prop_assert_eq!(printed(expected), text);
             } else if exp.is_none() && printed(expected) == text {

@@ -22,8 +22,11 @@ pub const HEADER: &str = "vehicle_id,timestamp,speed,route_id,trip_id,latitude,l
 trip_headsign,stop_lat,stop_lon,stop_id,sched_time,distance_to_stop,sched_dev,dayofweek,hourofday";
 
 /// Appends a decimal: shortest round-trip digits, never an exponent, `.0` on whole numbers.
+///
+/// The digits come from `zmij` (Schubfach), the shortest-round-trip algorithm that is about twice
+/// as fast as Ryu here and prints the same text; the tests check it against Ryu and `Display`.
 pub(crate) fn push_float(out: &mut Vec<u8>, value: f64) {
-    let mut buffer = ryu::Buffer::new();
+    let mut buffer = zmij::Buffer::new();
     let text = buffer.format(value).as_bytes();
     if value.is_finite() && !text.contains(&b'e') {
         out.extend_from_slice(text);
@@ -201,6 +204,33 @@ mod tests {
         assert_eq!(float(1e20), "100000000000000000000.0");
         for v in [1e-7, 3.3e-12, 123456.789, 1e22, 0.1 + 0.2] {
             assert_eq!(float(v).parse::<f64>().unwrap(), v);
+        }
+    }
+
+    /// The output of the Ryu-based formatter this crate used before, for comparison.
+    fn float_with_ryu(value: f64) -> String {
+        let mut buffer = ryu::Buffer::new();
+        let text = buffer.format(value);
+        if value.is_finite() && !text.contains('e') {
+            return text.to_owned();
+        }
+        let text = value.to_string();
+        if value.is_finite() && !text.contains('.') {
+            format!("{text}.0")
+        } else {
+            text
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn floats_print_as_ryu_printed_them(bits: u64, small in 0.0..100.0f64, scale in -30i32..30) {
+            for v in [f64::from_bits(bits), small, small * 10f64.powi(scale), small.sqrt() * 100.0] {
+                proptest::prop_assert_eq!(float(v), float_with_ryu(v), "{:e}", v);
+                if v.is_finite() {
+                    proptest::prop_assert_eq!(float(v).parse::<f64>().unwrap().to_bits(), v.to_bits());
+                }
+            }
         }
     }
 

@@ -10,12 +10,12 @@ use crate::diagnostics::{Diagnostics, DropReason};
 use crate::error::{Cancel, Result};
 use crate::index::GroupIndex;
 use crate::input::Input;
-use crate::output::{HEADER, push_float, push_int, push_text};
+use crate::output::{HEADER, push_float, push_int};
 use crate::params::Params;
-use crate::positions::{Decimal, Positions};
+use crate::positions::Positions;
 use crate::schedule::Schedule;
 use crate::stops::Stops;
-use crate::timestamp::{LocalTime, write_timestamp};
+use crate::timestamp::{LocalTime, TimestampWriter};
 
 /// A group's rows count as "at the stop" up to this `distance_to_stop` (degrees × 100) by
 /// default; see [`Params::group_max_distance`].
@@ -87,8 +87,7 @@ pub(crate) fn process_positions(
     diagnostics.rows_in = positions.rows.len() as u64 + positions.empty_trip_id;
     diagnostics.add_dropped(DropReason::EmptyTripId, positions.empty_trip_id);
 
-    let trip_ids: Vec<u64> = positions.rows.iter().map(|p| p.trip_id).collect();
-    let trips = GroupIndex::build(&trip_ids);
+    let trips = GroupIndex::build(&positions.trip_ids);
     let mut trip_order: Vec<usize> = (0..trips.len()).collect();
     trip_order.sort_unstable_by_key(|&g| trips.key(g));
 
@@ -98,6 +97,7 @@ pub(crate) fn process_positions(
     out.push(b'\n');
     let mut trip = TripStops::default();
     let mut matches = Vec::new();
+    let mut times = TimestampWriter::default();
     for (n, g) in trip_order.into_iter().enumerate() {
         if n.is_multiple_of(64) {
             cancel.check()?;
@@ -110,14 +110,18 @@ pub(crate) fn process_positions(
             continue;
         }
         matches.clear();
-        matches.extend(
-            rows.iter()
-                .map(|&row| trip.match_position(row, positions, stops)),
-        );
-        matches.sort_unstable_by_key(|m| (m.stop_id, m.row));
+        matches.extend(rows.iter().map(|&row| trip.match_position(row, positions)));
+        // Rows are in file order already: a stable sort by stop gives (stop, row) order.
+        matches.sort_by_key(|m| m.stop_id);
         for group in matches.chunk_by(|a, b| a.stop_id == b.stop_id) {
             if let Some(kept) = pick(group, group_rule, &mut diagnostics) {
-                write_row(out, trip_id, &kept, positions, stops, &mut diagnostics);
+                let row = Output {
+                    trip_id,
+                    kept: &kept,
+                    positions,
+                    stops,
+                };
+                row.write(out, &mut times, &mut diagnostics);
             }
         }
     }
@@ -125,83 +129,54 @@ pub(crate) fn process_positions(
     Ok(diagnostics)
 }
 
-/// SPEC §3's last rule and §4: drops a kept row with an empty field, else appends it.
-fn write_row(
-    out: &mut Vec<u8>,
+/// A kept row of a (trip, stop) group, with what its output line is made from.
+struct Output<'r> {
     trip_id: u64,
-    kept: &Match,
-    positions: &Positions<'_>,
-    stops: &Stops,
-    diagnostics: &mut Diagnostics,
-) {
-    let position = &positions.rows[kept.row as usize];
-    let headsign = positions.text(position.headsign);
-    let (Some(vehicle_id), Some(route_id), Some(speed), Some(scheduled)) = (
-        position.vehicle_id,
-        position.route_id,
-        position.speed,
-        kept.scheduled,
-    ) else {
-        let reason = if headsign.is_empty() {
-            DropReason::EmptyHeadsign
-        } else if kept.scheduled.is_none() {
-            DropReason::NoScheduledTime
-        } else {
-            DropReason::EmptyField
-        };
-        diagnostics.add_dropped(reason, 1);
-        return;
-    };
-    if headsign.is_empty() {
-        diagnostics.add_dropped(DropReason::EmptyHeadsign, 1);
-        return;
-    }
-    let (stop_lat, stop_lon) = &stops.coordinates_text[kept.stop as usize];
-    push_int(out, vehicle_id);
-    out.push(b',');
-    push_text(out, positions.text(position.timestamp));
-    out.push(b',');
-    push_decimal(out, positions, speed);
-    out.push(b',');
-    push_int(out, route_id);
-    out.push(b',');
-    push_int(out, trip_id);
-    out.push(b',');
-    push_decimal(out, positions, position.lat);
-    out.push(b',');
-    push_decimal(out, positions, position.lon);
-    out.push(b',');
-    push_text(out, headsign);
-    out.push(b',');
-    out.extend_from_slice(stop_lat.as_bytes());
-    out.push(b',');
-    out.extend_from_slice(stop_lon.as_bytes());
-    out.push(b',');
-    push_int(out, kept.stop_id);
-    out.push(b',');
-    write_timestamp(
-        out,
-        scheduled.date,
-        scheduled.seconds,
-        position.time.offset_minutes,
-    );
-    out.push(b',');
-    push_float(out, kept.distance_to_stop);
-    out.push(b',');
-    push_int(out, scheduled.deviation);
-    out.push(b',');
-    push_int(out, position.time.date.iso_weekday());
-    out.push(b',');
-    push_int(out, position.time.hour());
-    out.push(b'\n');
-    diagnostics.rows_out += 1;
+    kept: &'r Match,
+    positions: &'r Positions<'r>,
+    stops: &'r Stops,
 }
 
-/// Appends a decimal from the input: its own text when that is already the shortest form.
-fn push_decimal(out: &mut Vec<u8>, positions: &Positions<'_>, decimal: Decimal) {
-    match decimal.text {
-        Some(text) => out.extend_from_slice(positions.text(text).as_bytes()),
-        None => push_float(out, decimal.value),
+impl Output<'_> {
+    /// SPEC §3's last rule and §4: drops a kept row with an empty field, else appends it.
+    fn write(&self, out: &mut Vec<u8>, times: &mut TimestampWriter, diagnostics: &mut Diagnostics) {
+        let kept = self.kept;
+        let position = &self.positions.rows[kept.row as usize];
+        let Some(scheduled) = kept.scheduled.filter(|_| position.complete) else {
+            let reason = if position.headsign_empty {
+                DropReason::EmptyHeadsign
+            } else if kept.scheduled.is_none() {
+                DropReason::NoScheduledTime
+            } else {
+                DropReason::EmptyField
+            };
+            diagnostics.add_dropped(reason, 1);
+            return;
+        };
+        if position.headsign_empty {
+            diagnostics.add_dropped(DropReason::EmptyHeadsign, 1);
+            return;
+        }
+        self.positions.write_columns(out, kept.row, self.trip_id);
+        out.push(b',');
+        // `stop_lat,stop_lon,stop_id,`
+        out.extend_from_slice(self.stops.output_text(kept.stop));
+        times.write(
+            out,
+            scheduled.date,
+            scheduled.seconds,
+            position.time.offset_minutes,
+        );
+        out.push(b',');
+        push_float(out, kept.distance_to_stop);
+        out.push(b',');
+        push_int(out, scheduled.deviation);
+        out.push(b',');
+        push_int(out, position.time.date.iso_weekday());
+        out.push(b',');
+        push_int(out, position.time.hour());
+        out.push(b'\n');
+        diagnostics.rows_out += 1;
     }
 }
 
@@ -271,6 +246,7 @@ fn pick(group: &[Match], rule: GroupRule, diagnostics: &mut Diagnostics) -> Opti
 struct Candidate {
     lat: f64,
     lon: f64,
+    stop_id: u64,
     /// Row in the stops table; ties between equally near stops go to the smaller row.
     stop_row: u32,
     /// The stop's arrival in the trip's schedule slice, if it has one.
@@ -288,9 +264,9 @@ struct TripStops {
     candidates: Vec<Candidate>,
     /// One bit per stop row, at its latitude rank.
     ranks: Vec<u64>,
-    /// For each stop row that is a candidate, its index in `candidates`.
+    /// For each latitude rank that is a candidate, its index in `candidates`.
     slot: Vec<u32>,
-    /// (schedule row, stop row) pairs of the trip, in schedule order.
+    /// (index in the trip's schedule rows, latitude rank) pairs, in schedule order.
     pairs: Vec<(u32, u32)>,
 }
 
@@ -301,11 +277,10 @@ impl TripStops {
         self.slot.resize(stops.len(), 0);
         // Every stop row named by the trip's schedule, found with one id lookup per row.
         self.pairs.clear();
-        for &r in schedule_rows {
-            for &stop_row in stops.rows_with_id(schedule.stop_ids[r as usize]) {
-                self.pairs.push((r, stop_row));
-                let rank = stops.lat_rank[stop_row as usize] as usize;
-                self.ranks[rank / 64] |= 1 << (rank % 64);
+        for (r, row) in schedule_rows.iter().enumerate() {
+            for &rank in stops.ranks_with_id(row.stop_id) {
+                self.pairs.push((r as u32, rank));
+                self.ranks[rank as usize / 64] |= 1 << (rank % 64);
             }
         }
         self.candidates.clear();
@@ -313,13 +288,13 @@ impl TripStops {
             while *word != 0 {
                 let rank = w * 64 + word.trailing_zeros() as usize;
                 *word &= *word - 1;
-                let stop_row = stops.lat_order[rank];
-                let s = stop_row as usize;
-                self.slot[s] = self.candidates.len() as u32;
+                let stop = &stops.by_lat[rank];
+                self.slot[rank] = self.candidates.len() as u32;
                 self.candidates.push(Candidate {
-                    lat: stops.lats[s],
-                    lon: stops.lons[s],
-                    stop_row,
+                    lat: stop.lat,
+                    lon: stop.lon,
+                    stop_id: stop.id,
+                    stop_row: stop.row,
                     arrival: None,
                 });
             }
@@ -330,7 +305,7 @@ impl TripStops {
         let weekday = first_date.iso_weekday();
         let days_run = schedule_rows
             .iter()
-            .fold(0u8, |mask, &r| mask | schedule.weekdays[r as usize]);
+            .fold(0u8, |mask, row| mask | row.weekdays);
         let before = if weekday == 1 { 7 } else { weekday - 1 };
         let after = if weekday == 7 { 1 } else { weekday + 1 };
         let Some(slice_day) = [weekday, before, after]
@@ -339,22 +314,22 @@ impl TripStops {
         else {
             return;
         };
-        for &(r, stop_row) in &self.pairs {
-            let r = r as usize;
-            if schedule.weekdays[r] >> (slice_day - 1) & 1 == 1 {
+        for &(r, rank) in &self.pairs {
+            let row = &schedule_rows[r as usize];
+            if row.weekdays >> (slice_day - 1) & 1 == 1 {
                 // Pairs are in schedule order, so the first slice row for a stop wins.
-                let candidate = &mut self.candidates[self.slot[stop_row as usize] as usize];
-                candidate.arrival.get_or_insert(schedule.arrivals[r]);
+                let candidate = &mut self.candidates[self.slot[rank as usize] as usize];
+                candidate.arrival.get_or_insert(row.arrival);
             }
         }
     }
 
     /// SPEC §2.2–2.6 for one position of the prepared trip.
-    fn match_position(&self, row: u32, positions: &Positions<'_>, stops: &Stops) -> Match {
+    fn match_position(&self, row: u32, positions: &Positions<'_>) -> Match {
         let position = &positions.rows[row as usize];
-        let (nearest, distance) = self.nearest(position.lat.value, position.lon.value);
+        let (nearest, distance) = self.nearest(position.lat, position.lon);
         Match {
-            stop_id: stops.ids[nearest.stop_row as usize],
+            stop_id: nearest.stop_id,
             row,
             stop: nearest.stop_row,
             distance_to_stop: distance * 100.0,
@@ -457,7 +432,7 @@ mod tests {
             let mut candidates: Vec<Candidate> = stops
                 .iter()
                 .enumerate()
-                .map(|(row, &(lat, lon))| Candidate { lat, lon, stop_row: row as u32, arrival: None })
+                .map(|(row, &(lat, lon))| Candidate { lat, lon, stop_id: row as u64, stop_row: row as u32, arrival: None })
                 .collect();
             candidates.sort_by(|a, b| a.lat.total_cmp(&b.lat).then(a.stop_row.cmp(&b.stop_row)));
             let trip = TripStops { candidates: candidates.clone(), ..TripStops::default() };

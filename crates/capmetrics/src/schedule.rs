@@ -4,6 +4,10 @@
 //! It is the largest input (about 400k rows) and is shared by every day it covers, so it is
 //! loaded once and indexed by trip. Rows of a trip keep their file order, because "the first
 //! row of the slice whose stop matches" decides the scheduled time.
+//!
+//! The rows are stored trip by trip, each one's stop, arrival and weekdays side by side: a day
+//! visits its trips in no particular order, and this way a trip's rows are one stretch of
+//! memory rather than a scatter over three tables of several megabytes.
 
 use crate::error::Result;
 use crate::index::GroupIndex;
@@ -24,12 +28,19 @@ const WEEKDAY_COLUMNS: [&str; 7] = [
 /// All rows of one schedule file, indexed by trip.
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    pub(crate) stop_ids: Vec<u64>,
-    /// Arrival in seconds after the service day's midnight; may exceed 24 h.
-    pub(crate) arrivals: Vec<u32>,
-    /// Bit `w - 1` is set when the row runs on ISO weekday `w` (Monday = 1).
-    pub(crate) weekdays: Vec<u8>,
+    /// The rows grouped by trip (in the order of [`GroupIndex::order`]).
+    rows: Vec<ScheduleRow>,
     by_trip: GroupIndex,
+}
+
+/// One schedule row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScheduleRow {
+    pub(crate) stop_id: u64,
+    /// Arrival in seconds after the service day's midnight; may exceed 24 h.
+    pub(crate) arrival: u32,
+    /// Bit `w - 1` is set when the row runs on ISO weekday `w` (Monday = 1).
+    pub(crate) weekdays: u8,
 }
 
 impl Schedule {
@@ -65,22 +76,29 @@ impl Schedule {
             weekdays.push(mask);
         }
         let by_trip = GroupIndex::build(&trips);
-        Ok(Schedule {
-            stop_ids,
-            arrivals,
-            weekdays,
-            by_trip,
-        })
+        let rows = by_trip
+            .order()
+            .iter()
+            .map(|&r| {
+                let r = r as usize;
+                ScheduleRow {
+                    stop_id: stop_ids[r],
+                    arrival: arrivals[r],
+                    weekdays: weekdays[r],
+                }
+            })
+            .collect();
+        Ok(Schedule { rows, by_trip })
     }
 
     /// Number of schedule rows.
     pub fn len(&self) -> usize {
-        self.stop_ids.len()
+        self.rows.len()
     }
 
     /// True when the file had no rows.
     pub fn is_empty(&self) -> bool {
-        self.stop_ids.is_empty()
+        self.rows.is_empty()
     }
 
     /// Number of distinct trips.
@@ -88,8 +106,8 @@ impl Schedule {
         self.by_trip.len()
     }
 
-    /// Row numbers of this trip, in file order.
-    pub(crate) fn trip_rows(&self, trip_id: u64) -> &[u32] {
-        self.by_trip.rows(trip_id)
+    /// The rows of this trip, in file order.
+    pub(crate) fn trip_rows(&self, trip_id: u64) -> &[ScheduleRow] {
+        &self.rows[self.by_trip.range(trip_id)]
     }
 }

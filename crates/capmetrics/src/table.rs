@@ -44,6 +44,12 @@ pub(crate) struct Table<'a> {
     in_scratch: bool,
     /// Finds the commas, quotes and line feeds.
     structural: Structural<'a>,
+    /// The scan is behind `at`, because a caller read lines itself ([`Table::skip_line`]).
+    scan_stale: bool,
+    /// Once looked for: the offset of the first quote at or after the place it was looked for
+    /// from, or `None` if there is none. Not looked for before a record after the header is
+    /// split here, so a file read entirely by a caller's own fast path is not scanned for it.
+    next_quote: Option<Option<usize>>,
 }
 
 impl<'a> Table<'a> {
@@ -62,12 +68,15 @@ impl<'a> Table<'a> {
             fields: Vec::new(),
             scratch: String::new(),
             in_scratch: false,
-            structural: Structural::new(data.as_bytes(), 0),
+            structural: Structural::new(data.as_bytes(), 0, true),
+            scan_stale: false,
+            next_quote: None,
         };
         if table.data.starts_with('\u{feff}') {
             table.at = 3;
         }
-        table.restart_scan();
+        // The header is split by a scan that assumes quotes may come.
+        table.structural = Structural::new(data.as_bytes(), table.at, true);
         let header_start = table.at;
         // Old Mac line ends make the whole file one line; say so before splitting it.
         let first_line = {
@@ -104,6 +113,8 @@ impl<'a> Table<'a> {
                 }
             })
             .collect();
+        // Records after the header are split by a scan that knows whether quotes follow.
+        table.scan_stale = true;
         Ok(table)
     }
 
@@ -120,6 +131,20 @@ impl<'a> Table<'a> {
                     HEADER_EXCERPT_CHARS,
                 ),
             })
+    }
+
+    /// Offset of the next record (or of blank lines before it) in [`text`](Self::text).
+    pub(crate) fn offset(&self) -> usize {
+        self.at
+    }
+
+    /// Moves past one line that the caller read itself, from [`offset`](Self::offset) to
+    /// `next` (just after its line feed, or the end of the data). The caller vouches that it
+    /// was one non-blank record of one line, with no quote in it.
+    pub(crate) fn skip_line(&mut self, next: usize) {
+        self.at = next;
+        self.line += 1;
+        self.scan_stale = true;
     }
 
     /// The whole input as text (it was validated as UTF-8 when the table was opened).
@@ -176,6 +201,9 @@ impl<'a> Table<'a> {
     /// just turns those offsets into field ranges. A quote anywhere in a record hands that
     /// record to the RFC 4180 path, and the scan restarts after it.
     fn read_record(&mut self) -> Result<Option<u64>> {
+        if self.scan_stale {
+            self.restart_scan();
+        }
         let bytes = self.data.as_bytes();
         loop {
             if self.at >= bytes.len() {
@@ -242,7 +270,19 @@ impl<'a> Table<'a> {
     }
 
     fn restart_scan(&mut self) {
-        self.structural = Structural::new(self.data.as_bytes(), self.at);
+        let bytes = self.data.as_bytes();
+        // Each quote is looked for once however often the scan restarts, so restarting after
+        // every line costs no pass over the rest of the file.
+        let stale = match self.next_quote {
+            None => true,
+            Some(next) => next.is_some_and(|q| q < self.at),
+        };
+        if stale {
+            let from = self.at.min(bytes.len());
+            self.next_quote = Some(memchr(b'"', &bytes[from..]).map(|q| q + from));
+        }
+        self.structural = Structural::new(bytes, self.at, self.next_quote.flatten().is_some());
+        self.scan_stale = false;
     }
 
     /// The RFC 4180 path: quoted fields may hold commas, doubled quotes and line breaks.
@@ -330,8 +370,8 @@ const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 const ONES: u64 = 0x0101_0101_0101_0101;
 
 impl<'a> Structural<'a> {
-    fn new(bytes: &'a [u8], from: usize) -> Structural<'a> {
-        let quotes = memchr(b'"', &bytes[from.min(bytes.len())..]).is_some();
+    /// A scan from `from`; `quotes` says whether any quote follows.
+    fn new(bytes: &'a [u8], from: usize, quotes: bool) -> Structural<'a> {
         let mut scan = Structural {
             bytes,
             quotes,
@@ -560,7 +600,7 @@ mod tests {
     fn structural_scan_finds_every_delimiter() {
         let text = b"ab,c\"d\n,,x\n0123456789,\"\"\n\n";
         for from in 0..text.len() {
-            let mut scan = Structural::new(text, from);
+            let mut scan = Structural::new(text, from, memchr(b'"', &text[from..]).is_some());
             let found: Vec<usize> = std::iter::from_fn(|| scan.next()).collect();
             let expected: Vec<usize> = (from..text.len())
                 .filter(|&i| matches!(text[i], b',' | b'"' | b'\n'))

@@ -32,11 +32,18 @@ impl LocalTime {
     /// Parses `YYYY-MM-DDTHH:MM:SS` followed by `±HH:MM`, `±HHMM` or `Z`. A space may stand in
     /// for the `T`. Returns a description of the problem on failure.
     pub fn parse(text: &str) -> Result<LocalTime, &'static str> {
-        let b = text.as_bytes();
+        LocalTime::parse_cached(text.as_bytes(), &mut DateCache::default())
+    }
+
+    /// [`parse`](Self::parse), remembering the last date read: a day's positions nearly all
+    /// share their date, so its calendar arithmetic is done once.
+    pub(crate) fn parse_cached(b: &[u8], dates: &mut DateCache) -> Result<LocalTime, &'static str> {
         if b.len() < 19 {
             return Err("too short for YYYY-MM-DDTHH:MM:SS±HH:MM");
         }
-        let date = parse_date(&b[..10]).ok_or("the date part is not a valid YYYY-MM-DD")?;
+        let date = dates
+            .date(&b[..10])
+            .ok_or("the date part is not a valid YYYY-MM-DD")?;
         if b[10] != b'T' && b[10] != b' ' {
             return Err("expected `T` between date and time");
         }
@@ -51,6 +58,25 @@ impl LocalTime {
             seconds: h * 3600 + m * 60 + s,
             offset_minutes,
         })
+    }
+}
+
+/// The last `YYYY-MM-DD` text parsed, and its date.
+#[derive(Debug, Default)]
+pub(crate) struct DateCache {
+    text: [u8; 10],
+    date: Option<Date>,
+}
+
+impl DateCache {
+    fn date(&mut self, text: &[u8]) -> Option<Date> {
+        if self.date.is_some() && self.text == text {
+            return self.date;
+        }
+        let date = parse_date(text)?;
+        self.text.copy_from_slice(text);
+        self.date = Some(date);
+        Some(date)
     }
 }
 
@@ -109,12 +135,55 @@ pub fn write_timestamp(out: &mut Vec<u8>, date: Date, seconds: u32, offset_minut
     push_digits(out, seconds / 60 % 60, 2);
     out.push(b':');
     push_digits(out, seconds % 60, 2);
+    write_offset(out, offset_minutes);
+}
+
+/// Appends `±HH:MM`.
+fn write_offset(out: &mut Vec<u8>, offset_minutes: i16) {
     out.push(if offset_minutes < 0 { b'-' } else { b'+' });
     let off = u32::from(offset_minutes.unsigned_abs());
     push_digits(out, off / 60, 2);
     out.push(b':');
     push_digits(out, off % 60, 2);
 }
+
+/// [`write_timestamp`] for many times in a row: the date and offset are formatted only when
+/// they change, which in a day's output is rarely.
+#[derive(Debug, Default)]
+pub(crate) struct TimestampWriter {
+    key: Option<(Date, i16)>,
+    /// `YYYY-MM-DDT` of the current date.
+    date: Vec<u8>,
+    /// `±HH:MM` of the current offset.
+    offset: Vec<u8>,
+}
+
+impl TimestampWriter {
+    pub(crate) fn write(&mut self, out: &mut Vec<u8>, date: Date, seconds: u32, offset: i16) {
+        if self.key != Some((date, offset)) {
+            self.key = Some((date, offset));
+            self.date.clear();
+            date.write_iso(&mut self.date);
+            self.date.push(b'T');
+            self.offset.clear();
+            write_offset(&mut self.offset, offset);
+        }
+        out.extend_from_slice(&self.date);
+        let (h, m, s) = (seconds / 3600 % 100, seconds / 60 % 60, seconds % 60);
+        let pair = |v: u32| {
+            let v = v as usize * 2;
+            [DIGIT_PAIRS[v], DIGIT_PAIRS[v + 1]]
+        };
+        let ([h1, h2], [m1, m2], [s1, s2]) = (pair(h), pair(m), pair(s));
+        out.extend_from_slice(&[h1, h2, b':', m1, m2, b':', s1, s2]);
+        out.extend_from_slice(&self.offset);
+    }
+}
+
+/// `00`, `01`, … `99`, back to back.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
+5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
 
 /// A schedule `arrival_time` (`H:MM:SS`, hours may run to 47 for trips past midnight), in
 /// seconds after the service day's midnight.
@@ -192,6 +261,50 @@ mod tests {
         let mut out = Vec::new();
         write_timestamp(&mut out, d, 86_399, 330);
         assert_eq!(String::from_utf8(out).unwrap(), "2016-11-26T23:59:59+05:30");
+    }
+
+    #[test]
+    fn the_writer_writes_what_write_timestamp_writes() {
+        let mut writer = TimestampWriter::default();
+        let mut fast = Vec::new();
+        let mut plain = Vec::new();
+        for (day, seconds, offset) in [
+            ("2016-11-26", 0, -360),
+            ("2016-11-26", 86_399, -360),
+            ("2016-11-26", 3_723, -300),
+            ("2016-11-27", 45_296, -300),
+            ("0999-01-01", 59, 330),
+            ("2016-11-27", 45_296, 0),
+        ] {
+            let date: Date = day.parse().unwrap();
+            writer.write(&mut fast, date, seconds, offset);
+            write_timestamp(&mut plain, date, seconds, offset);
+            fast.push(b'|');
+            plain.push(b'|');
+        }
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            String::from_utf8(plain).unwrap()
+        );
+    }
+
+    #[test]
+    fn cached_dates_parse_like_fresh_ones() {
+        let mut dates = DateCache::default();
+        for text in [
+            "2016-11-26T10:00:00-06:00",
+            "2016-11-26T11:00:00-06:00",
+            "2016-11-27T00:00:01-06:00",
+            "2016-02-30T00:00:01-06:00",
+            "2016-11-27T00:00:01-06:00",
+            "2016-11-27X00:00:01-06:00",
+        ] {
+            assert_eq!(
+                LocalTime::parse_cached(text.as_bytes(), &mut dates),
+                LocalTime::parse(text),
+                "{text}"
+            );
+        }
     }
 
     #[test]
