@@ -4,24 +4,28 @@
 //! `system_daily.csv`; only `ok` days are merged into the other tables. Everything merged is a
 //! sum, and the stop coordinates come from the latest day, so the result does not depend on
 //! the order days arrive in: partials can be made on many threads and added as they finish.
+//!
+//! Merging a day only notes, for each of its cells, which merged cell its packed run goes to,
+//! and keeps the day's entries. Every few dozen days (and at the end) the noted runs are
+//! grouped by cell (a counting sort) and each cell adds all of its runs at once through a
+//! scratch array hot in the cache (`crate::counts`): each entry is touched once, with no
+//! per-cell buffers growing day by day. A route's deviations are the sum of its stops', so
+//! they are not merged per day: [`Aggregator::finish`] adds up the stop cells of each route
+//! once.
 
 use capmetrics::Date;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::Error;
-use crate::counts::Counts;
-use crate::partial::DayPartial;
-use crate::partial::builder::MAX_SCHEDULED_HEADWAY;
+use crate::counts::{Counts, Scratch};
+use crate::partial::{DEVIATIONS, DayPartial, OBSERVED, SCHEDULED};
 use crate::stats::{Quantile, values_at_ranks};
-use crate::visit::{DayType, OUTLIER_SECONDS};
+use crate::visit::DayType;
 use crate::window::{Window, WindowChoice};
 
 /// Deviations of used rows lie in −1800 … 1800.
-pub(crate) const DEVIATION_LO: i64 = -OUTLIER_SECONDS;
-pub(crate) const DEVIATION_WIDTH: u32 = 2 * OUTLIER_SECONDS as u32 + 1;
-/// Observed headways are counted densely from −1 h to +4 h; others are kept aside.
-const OBSERVED_LO: i64 = -3600;
-const OBSERVED_WIDTH: u32 = 5 * 3600 + 1;
+pub(crate) const DEVIATION_LO: i64 = DEVIATIONS.lo;
+pub(crate) const DEVIATION_WIDTH: u32 = DEVIATIONS.width;
 
 /// A day's flag (AGGREGATE.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,11 +95,14 @@ pub(crate) struct RouteAgg {
     pub daytype: DayType,
     pub days: u64,
     pub trips: u64,
+    /// The sum of the route's stops', made by `finish`.
     pub deviations: Counts,
 }
 
 #[derive(Debug)]
 pub(crate) struct StopAgg {
+    /// Index into [`Aggregator::routes`].
+    pub route: u32,
     pub route_id: i64,
     pub direction: u32,
     pub daytype: DayType,
@@ -148,8 +155,37 @@ pub struct Aggregator {
     pub(crate) route_hours: Vec<RouteHourAgg>,
     headway_ids: FxHashMap<(i64, u32, DayType), u32>,
     pub(crate) headways: Vec<HeadwayAgg>,
-    pub(crate) scratch: Vec<u64>,
+    /// The entries of each day merged since the last fold.
+    pending_days: Vec<Vec<u32>>,
+    /// Pending entries in all.
+    pending_len: usize,
+    /// The runs of those days, each for one cell.
+    pending_runs: Vec<PendingRun>,
+    pub(crate) scratch: Scratch,
 }
+
+/// The merged cell a pending run goes to, by kind (the index comes with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Stop,
+    RouteHour,
+    Observed,
+    Scheduled,
+}
+
+/// A run of a pending day's entries, and the merged cell it goes to.
+#[derive(Debug, Clone, Copy)]
+struct PendingRun {
+    target: Target,
+    index: u32,
+    day: u32,
+    start: u32,
+    end: u32,
+}
+
+/// Pending entries are folded into their cells once there are this many (16 MB, about 60
+/// days): memory stays bounded, and each fold has many runs per cell.
+const FOLD_ENTRIES: usize = 1 << 22;
 
 impl Aggregator {
     /// An empty aggregate under `choice`'s window.
@@ -172,7 +208,10 @@ impl Aggregator {
             route_hours: Vec::new(),
             headway_ids: FxHashMap::default(),
             headways: Vec::new(),
-            scratch: vec![0; OBSERVED_WIDTH as usize],
+            pending_days: Vec::new(),
+            pending_len: 0,
+            pending_runs: Vec::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -183,6 +222,22 @@ impl Aggregator {
 
     /// Adds one day and returns its flag. Each day may be added once.
     pub fn add(&mut self, partial: &DayPartial) -> Result<DayFlag, Error> {
+        self.add_counted(partial, None)
+    }
+
+    /// [`Aggregator::add`] of a partial the caller is done with: its entries are kept without
+    /// a copy.
+    pub fn add_owned(&mut self, mut partial: DayPartial) -> Result<DayFlag, Error> {
+        let entries = std::mem::take(&mut partial.entries);
+        self.add_counted(&partial, Some(entries))
+    }
+
+    /// Adds `partial`, whose entries are `entries` when given (else its own, copied).
+    fn add_counted(
+        &mut self,
+        partial: &DayPartial,
+        entries: Option<Vec<u32>>,
+    ) -> Result<DayFlag, Error> {
         if !self.seen.insert(partial.day) {
             return Err(Error::DuplicateDay(partial.day));
         }
@@ -207,13 +262,17 @@ impl Aggregator {
         self.far += far;
         self.outlier += outlier;
         if flag == DayFlag::Ok {
-            self.merge(partial);
+            let entries = entries.unwrap_or_else(|| partial.entries.clone());
+            self.merge(partial, entries);
         }
         Ok(flag)
     }
 
-    fn merge(&mut self, partial: &DayPartial) {
+    /// Merges an `ok` day whose entries are `entries`.
+    fn merge(&mut self, partial: &DayPartial, entries: Vec<u32>) {
         let daytype = DayType::of(partial.day);
+        // The day's slot among the pending ones.
+        let day = self.pending_days.len() as u32;
         for &(value, count) in &partial.used {
             self.system[(value - DEVIATION_LO) as usize] += count;
         }
@@ -225,18 +284,7 @@ impl Aggregator {
         let mut routes = Vec::with_capacity(partial.routes.len());
         for cell in &partial.routes {
             let key = (cell.route_id, directions[cell.direction as usize], daytype);
-            let next = self.routes.len() as u32;
-            let index = *self.route_ids.entry(key).or_insert(next);
-            if index == next {
-                self.routes.push(RouteAgg {
-                    route_id: key.0,
-                    direction: key.1,
-                    daytype,
-                    days: 0,
-                    trips: 0,
-                    deviations: Counts::new(DEVIATION_LO, DEVIATION_WIDTH),
-                });
-            }
+            let index = self.route_index(key);
             let route = &mut self.routes[index as usize];
             route.days += 1;
             route.trips += cell.trips;
@@ -253,6 +301,7 @@ impl Aggregator {
             let index = *self.stop_ids.entry(key).or_insert(next);
             if index == next {
                 self.stops.push(StopAgg {
+                    route,
                     route_id,
                     direction,
                     daytype,
@@ -260,7 +309,7 @@ impl Aggregator {
                     latest: partial.day,
                     lat: cell.lat,
                     lon: cell.lon,
-                    deviations: Counts::new(DEVIATION_LO, DEVIATION_WIDTH),
+                    deviations: Counts::new(DEVIATIONS),
                 });
             }
             let stop = &mut self.stops[index as usize];
@@ -269,58 +318,105 @@ impl Aggregator {
                 stop.lat = cell.lat;
                 stop.lon = cell.lon;
             }
-            let route = &mut self.routes[route as usize];
-            let bins = partial.range(cell.deviations);
-            stop.deviations.add_bins(bins, &mut self.scratch);
-            route.deviations.add_bins(bins, &mut self.scratch);
+            self.pending_runs
+                .push(note(Target::Stop, index, day, cell.deviations));
         }
         for cell in &partial.route_hours {
             let key = (cell.route_id, daytype, cell.hour);
-            let next = self.route_hours.len() as u32;
-            let index = *self.route_hour_ids.entry(key).or_insert(next);
-            if index == next {
-                self.route_hours.push(RouteHourAgg {
-                    route_id: cell.route_id,
-                    daytype,
-                    hour: cell.hour,
-                    deviations: Counts::new(DEVIATION_LO, DEVIATION_WIDTH),
-                });
-            }
-            self.route_hours[index as usize]
-                .deviations
-                .add_bins(partial.range(cell.deviations), &mut self.scratch);
+            let index = self.route_hour_index(key);
+            self.pending_runs
+                .push(note(Target::RouteHour, index, day, cell.deviations));
         }
         for cell in &partial.headways {
             let route = &self.routes[routes[cell.route as usize] as usize];
             let key = (route.route_id, route.direction, daytype);
-            let next = self.headways.len() as u32;
-            let index = *self.headway_ids.entry(key).or_insert(next);
-            if index == next {
-                self.headways.push(HeadwayAgg {
-                    route_id: key.0,
-                    direction: key.1,
-                    daytype,
-                    pairs: 0,
-                    bunched: 0,
-                    gapped: 0,
-                    observed: Counts::new(OBSERVED_LO, OBSERVED_WIDTH),
-                    scheduled: Counts::new(1, MAX_SCHEDULED_HEADWAY as u32),
-                });
-            }
+            let index = self.headway_index(key);
             let agg = &mut self.headways[index as usize];
             agg.pairs += cell.pairs;
             agg.bunched += cell.bunched;
             agg.gapped += cell.gapped;
             agg.observed
-                .add_bins(partial.range(cell.observed), &mut self.scratch);
-            agg.scheduled
-                .add_bins(partial.range(cell.scheduled), &mut self.scratch);
+                .add_outside(partial.outside(cell.observed_outside));
+            self.pending_runs
+                .push(note(Target::Observed, index, day, cell.observed));
+            self.pending_runs
+                .push(note(Target::Scheduled, index, day, cell.scheduled));
         }
+        self.pending_len += entries.len();
+        self.pending_days.push(entries);
+        if self.pending_len >= FOLD_ENTRIES {
+            self.fold();
+        }
+    }
+
+    /// Adds the pending runs to their cells, grouped by cell.
+    fn fold(&mut self) {
+        let bases = [
+            0,
+            self.stops.len(),
+            self.stops.len() + self.route_hours.len(),
+            self.stops.len() + self.route_hours.len() + self.headways.len(),
+        ];
+        let cells = bases[3] + self.headways.len();
+        let flat = |run: &PendingRun| bases[run.target as usize] + run.index as usize;
+        // A counting sort of the runs by cell: the slices of cell `c` are
+        // `slices[starts[c]..starts[c + 1]]`.
+        let mut starts = vec![0u32; cells + 1];
+        for run in &self.pending_runs {
+            starts[flat(run) + 1] += 1;
+        }
+        for c in 0..cells {
+            starts[c + 1] += starts[c];
+        }
+        let mut next = starts.clone();
+        let empty: &[u32] = &[];
+        let mut slices = vec![empty; self.pending_runs.len()];
+        for run in &self.pending_runs {
+            let slot = &mut next[flat(run)];
+            slices[*slot as usize] = self
+                .pending_days
+                .get(run.day as usize)
+                .and_then(|entries| entries.get(run.start as usize..run.end as usize))
+                .unwrap_or_default();
+            *slot += 1;
+        }
+        let mut cell = 0;
+        for (target, len) in [
+            (Target::Stop, self.stops.len()),
+            (Target::RouteHour, self.route_hours.len()),
+            (Target::Observed, self.headways.len()),
+            (Target::Scheduled, self.headways.len()),
+        ] {
+            for index in 0..len {
+                let members = &slices[starts[cell] as usize..starts[cell + 1] as usize];
+                cell += 1;
+                if members.is_empty() {
+                    continue;
+                }
+                let counts = match target {
+                    Target::Stop => &mut self.stops[index].deviations,
+                    Target::RouteHour => &mut self.route_hours[index].deviations,
+                    Target::Observed => &mut self.headways[index].observed,
+                    Target::Scheduled => &mut self.headways[index].scheduled,
+                };
+                counts.merge_runs(members.iter().copied(), &mut self.scratch);
+            }
+        }
+        drop(slices);
+        self.pending_runs.clear();
+        self.pending_days.clear();
+        self.pending_len = 0;
+    }
+
+    /// Adds all pending runs to their cells, so that what is left to combine or finish is
+    /// small. Each thread calls it on its own aggregator before they are combined.
+    pub(crate) fn compact(&mut self) {
+        self.fold();
     }
 
     /// Adds everything `other` holds (days merged on another thread). Fails when both hold
     /// the same day.
-    pub fn absorb(&mut self, mut other: Aggregator) -> Result<(), Error> {
+    pub fn absorb(&mut self, other: Aggregator) -> Result<(), Error> {
         if self.choice != other.choice {
             return Err(Error::Window(
                 "cannot combine aggregates of different windows".to_owned(),
@@ -331,6 +427,9 @@ impl Aggregator {
                 return Err(Error::DuplicateDay(*day));
             }
         }
+        let mut other = other;
+        self.fold();
+        other.fold();
         self.days.append(&mut other.days);
         self.rows += other.rows;
         self.far += other.far;
@@ -343,33 +442,20 @@ impl Aggregator {
             .iter()
             .map(|name| self.direction_id(name))
             .collect();
-        let mut bins = Vec::new();
-        let scratch = &mut other.scratch;
-        for mut route in other.routes {
+        let mut routes = Vec::with_capacity(other.routes.len());
+        for route in &other.routes {
             let key = (
                 route.route_id,
                 directions[route.direction as usize],
                 route.daytype,
             );
-            let next = self.routes.len() as u32;
-            let index = *self.route_ids.entry(key).or_insert(next);
-            if index == next {
-                self.routes.push(RouteAgg {
-                    route_id: key.0,
-                    direction: key.1,
-                    daytype: key.2,
-                    days: 0,
-                    trips: 0,
-                    deviations: Counts::new(DEVIATION_LO, DEVIATION_WIDTH),
-                });
-            }
+            let index = self.route_index(key);
             let mine = &mut self.routes[index as usize];
             mine.days += route.days;
             mine.trips += route.trips;
-            route.deviations.bins(scratch, &mut bins);
-            mine.deviations.add_bins(&bins, &mut self.scratch);
+            routes.push(index);
         }
-        for mut stop in other.stops {
+        for stop in other.stops {
             let key = (
                 stop.route_id,
                 directions[stop.direction as usize],
@@ -378,66 +464,92 @@ impl Aggregator {
             );
             let next = self.stops.len() as u32;
             let index = *self.stop_ids.entry(key).or_insert(next);
-            stop.deviations.bins(scratch, &mut bins);
             if index == next {
-                stop.direction = key.1;
-                stop.deviations = Counts::new(DEVIATION_LO, DEVIATION_WIDTH);
-                self.stops.push(stop);
-            } else {
-                let mine = &mut self.stops[index as usize];
-                if stop.latest > mine.latest {
-                    mine.latest = stop.latest;
-                    mine.lat = stop.lat;
-                    mine.lon = stop.lon;
-                }
+                self.stops.push(StopAgg {
+                    route: routes[stop.route as usize],
+                    direction: key.1,
+                    ..stop
+                });
+                continue;
             }
-            self.stops[index as usize]
-                .deviations
-                .add_bins(&bins, &mut self.scratch);
+            let mine = &mut self.stops[index as usize];
+            if stop.latest > mine.latest {
+                mine.latest = stop.latest;
+                mine.lat = stop.lat;
+                mine.lon = stop.lon;
+            }
+            mine.deviations.absorb(&stop.deviations, &mut self.scratch);
         }
-        for mut cell in other.route_hours {
+        for cell in other.route_hours {
             let key = (cell.route_id, cell.daytype, cell.hour);
-            let next = self.route_hours.len() as u32;
-            let index = *self.route_hour_ids.entry(key).or_insert(next);
-            cell.deviations.bins(scratch, &mut bins);
-            if index == next {
-                cell.deviations = Counts::new(DEVIATION_LO, DEVIATION_WIDTH);
-                self.route_hours.push(cell);
-            }
+            let index = self.route_hour_index(key);
             self.route_hours[index as usize]
                 .deviations
-                .add_bins(&bins, &mut self.scratch);
+                .absorb(&cell.deviations, &mut self.scratch);
         }
-        for mut cell in other.headways {
+        for cell in other.headways {
             let key = (
                 cell.route_id,
                 directions[cell.direction as usize],
                 cell.daytype,
             );
-            let next = self.headways.len() as u32;
-            let index = *self.headway_ids.entry(key).or_insert(next);
-            if index == next {
-                self.headways.push(HeadwayAgg {
-                    route_id: key.0,
-                    direction: key.1,
-                    daytype: key.2,
-                    pairs: 0,
-                    bunched: 0,
-                    gapped: 0,
-                    observed: Counts::new(OBSERVED_LO, OBSERVED_WIDTH),
-                    scheduled: Counts::new(1, MAX_SCHEDULED_HEADWAY as u32),
-                });
-            }
+            let index = self.headway_index(key);
             let mine = &mut self.headways[index as usize];
             mine.pairs += cell.pairs;
             mine.bunched += cell.bunched;
             mine.gapped += cell.gapped;
-            cell.observed.bins(scratch, &mut bins);
-            mine.observed.add_bins(&bins, &mut self.scratch);
-            cell.scheduled.bins(scratch, &mut bins);
-            mine.scheduled.add_bins(&bins, &mut self.scratch);
+            mine.observed.absorb(&cell.observed, &mut self.scratch);
+            mine.scheduled.absorb(&cell.scheduled, &mut self.scratch);
         }
         Ok(())
+    }
+
+    fn route_index(&mut self, key: (i64, u32, DayType)) -> u32 {
+        let next = self.routes.len() as u32;
+        let index = *self.route_ids.entry(key).or_insert(next);
+        if index == next {
+            self.routes.push(RouteAgg {
+                route_id: key.0,
+                direction: key.1,
+                daytype: key.2,
+                days: 0,
+                trips: 0,
+                deviations: Counts::new(DEVIATIONS),
+            });
+        }
+        index
+    }
+
+    fn route_hour_index(&mut self, key: (i64, DayType, u8)) -> u32 {
+        let next = self.route_hours.len() as u32;
+        let index = *self.route_hour_ids.entry(key).or_insert(next);
+        if index == next {
+            self.route_hours.push(RouteHourAgg {
+                route_id: key.0,
+                daytype: key.1,
+                hour: key.2,
+                deviations: Counts::new(DEVIATIONS),
+            });
+        }
+        index
+    }
+
+    fn headway_index(&mut self, key: (i64, u32, DayType)) -> u32 {
+        let next = self.headways.len() as u32;
+        let index = *self.headway_ids.entry(key).or_insert(next);
+        if index == next {
+            self.headways.push(HeadwayAgg {
+                route_id: key.0,
+                direction: key.1,
+                daytype: key.2,
+                pairs: 0,
+                bunched: 0,
+                gapped: 0,
+                observed: Counts::new(OBSERVED),
+                scheduled: Counts::new(SCHEDULED),
+            });
+        }
+        index
     }
 
     fn direction_id(&mut self, name: &str) -> u32 {
@@ -495,5 +607,16 @@ impl<A: Iterator<Item = (i64, u64)>, B: Iterator<Item = (i64, u64)>> Iterator
             (Some(_), None) => self.a.next(),
             (None, _) => self.b.next(),
         }
+    }
+}
+
+/// A pending run: `run` of pending day `day` goes to `index` of `target`.
+fn note(target: Target, index: u32, day: u32, run: crate::partial::Run) -> PendingRun {
+    PendingRun {
+        target,
+        index,
+        day,
+        start: run.0,
+        end: run.1,
     }
 }

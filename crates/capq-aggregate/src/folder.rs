@@ -262,7 +262,7 @@ pub fn aggregate_folder(
                         let Some(entry) = selected.get(i) else { break };
                         let done = one_day(entry, fetch, options);
                         outcomes.push(match done.result {
-                            Ok((partial, source)) => match aggregator.add(&partial) {
+                            Ok((partial, source)) => match aggregator.add_owned(partial) {
                                 Ok(flag) => DayOutcome::Counted {
                                     day: done.day,
                                     flag,
@@ -280,6 +280,9 @@ pub fn aggregate_folder(
                         });
                         new_partials.extend(done.new_partial);
                     }
+                    // On this thread, while the others still work: what is combined below
+                    // and finished is then small.
+                    aggregator.compact();
                     Ok((aggregator, outcomes, new_partials))
                 })
             })
@@ -293,15 +296,19 @@ pub fn aggregate_folder(
             })
             .collect()
     });
-    let mut aggregator = Aggregator::new(options.window);
+    let mut aggregator: Option<Aggregator> = None;
     let mut outcomes = Vec::with_capacity(selected.len());
     let mut new_partials = Vec::new();
     for result in results {
         let (part, days, partials) = result?;
-        aggregator.absorb(part)?;
+        match &mut aggregator {
+            None => aggregator = Some(part),
+            Some(aggregator) => aggregator.absorb(part)?,
+        }
         outcomes.extend(days);
         new_partials.extend(partials);
     }
+    let aggregator = aggregator.unwrap_or_else(|| Aggregator::new(options.window));
 
     outcomes.sort_by_key(DayOutcome::day);
     new_partials.sort();

@@ -230,9 +230,19 @@ impl Aggregator {
             outline: Outline,
             percentiles: [Option<i64>; 4],
         }
+        // A route's deviations are the sum of its stops'.
+        self.compact();
+        let mut route_stops: Vec<Vec<usize>> = vec![Vec::new(); self.routes.len()];
+        for (index, stop) in self.stops.iter().enumerate() {
+            route_stops[stop.route as usize].push(index);
+        }
+        for (route, members) in self.routes.iter_mut().zip(&route_stops) {
+            let runs = members.iter().map(|&s| self.stops[s].deviations.entries());
+            route.deviations.merge_runs(runs, &mut self.scratch);
+        }
         let mut route_rows = Vec::with_capacity(self.routes.len());
         for (index, route) in self.routes.iter_mut().enumerate() {
-            route.deviations.bins(&mut self.scratch, &mut bins);
+            route.deviations.bins(&mut bins);
             let outline = Outline::of(&bins, window);
             let n = outline.used;
             let percentiles = values_at_ranks(
@@ -312,7 +322,7 @@ impl Aggregator {
         let mut csv = Csv::new("route_id,daytype,hour,used,on_time,otp,p50,p90");
         for i in order {
             let cell = &mut self.route_hours[i];
-            cell.deviations.bins(&mut self.scratch, &mut bins);
+            cell.deviations.bins(&mut bins);
             let o = Outline::of(&bins, window);
             let [p50, p90] = values_at_ranks(
                 bins.iter().copied(),
@@ -347,7 +357,7 @@ impl Aggregator {
         );
         for i in order {
             let stop = &mut self.stops[i];
-            stop.deviations.bins(&mut self.scratch, &mut bins);
+            stop.deviations.bins(&mut bins);
             let o = Outline::of(&bins, window);
             let [lo, p50, hi] = values_at_ranks(
                 bins.iter().copied(),
@@ -411,7 +421,7 @@ impl Aggregator {
             let mut end = start;
             while end < by_route.len() && self.routes[by_route[end]].route_id == route_id {
                 let cell = &mut self.routes[by_route[end]];
-                cell.deviations.bins(&mut self.scratch, &mut bins);
+                cell.deviations.bins(&mut bins);
                 for &(value, count) in &bins {
                     dense[(value - DEVIATION_LO) as usize] += count;
                 }
@@ -444,9 +454,9 @@ impl Aggregator {
         for i in order {
             let cell = &mut self.headways[i];
             let rank = Quantile::P50.rank(cell.pairs);
-            cell.observed.bins(&mut self.scratch, &mut bins);
+            cell.observed.bins(&mut bins);
             let [observed] = values_at_ranks(bins.iter().copied(), [rank]);
-            cell.scheduled.bins(&mut self.scratch, &mut bins);
+            cell.scheduled.bins(&mut bins);
             let [scheduled] = values_at_ranks(bins.iter().copied(), [rank]);
             csv.int(cell.route_id)
                 .text(&directions[cell.direction as usize])

@@ -12,7 +12,11 @@ use std::convert::Infallible;
 use capmetrics::Date;
 use rustc_hash::FxHashMap;
 
-use super::{BinRange, DayPartial, HeadwayCell, RouteCell, RouteHourCell, StopCell};
+use super::{
+    DEVIATIONS, DayPartial, HeadwayCell, OBSERVED, RouteCell, RouteHourCell, Run, SCHEDULED,
+    StopCell,
+};
+use crate::counts::Packing;
 use crate::visit::{OUTLIER_SECONDS, RowClass, Visit};
 
 /// Headway pairs are kept when `0 < h_sched ≤ MAX_SCHEDULED_HEADWAY` seconds.
@@ -252,7 +256,8 @@ impl PartialBuilder {
 
     /// The day's partial, with every cell sorted by its key. No source is recorded.
     pub fn finish(self) -> DayPartial {
-        let mut bins: Vec<(i64, u64)> = Vec::new();
+        let mut entries: Vec<u32> = Vec::new();
+        let mut outside: Vec<(i64, u64)> = Vec::new();
 
         // Directions by bytes, and the routes renumbered in (route_id, direction) order.
         let mut direction_order: Vec<u32> = (0..self.directions.len() as u32).collect();
@@ -321,7 +326,7 @@ impl PartialBuilder {
                 stop_id: stop.stop_id,
                 lat: stop.lat,
                 lon: stop.lon,
-                deviations: push_bins(&mut bins, &mut deviations),
+                deviations: push_entries(&mut entries, DEVIATIONS, &mut deviations),
             });
         }
 
@@ -342,7 +347,7 @@ impl PartialBuilder {
             route_hours.push(RouteHourCell {
                 route_id: cell.route_id,
                 hour: cell.hour,
-                deviations: push_bins(&mut bins, &mut deviations),
+                deviations: push_entries(&mut entries, DEVIATIONS, &mut deviations),
             });
         }
 
@@ -351,13 +356,24 @@ impl PartialBuilder {
             if acc.observed.is_empty() {
                 continue;
             }
+            // Sorted, the values below the packed range come first and those above it last.
+            acc.observed.sort_unstable();
+            let below = acc.observed.partition_point(|&v| v < OBSERVED.lo);
+            let end = OBSERVED.lo + i64::from(OBSERVED.width);
+            let above = acc.observed.partition_point(|&v| v < end);
+            let outside_start = outside.len() as u32;
+            push_bins(&mut outside, &acc.observed[..below]);
+            push_bins(&mut outside, &acc.observed[above..]);
+            let observed_outside = (outside_start, outside.len() as u32);
+            let observed = push_entries(&mut entries, OBSERVED, &mut acc.observed[below..above]);
             headways.push(HeadwayCell {
                 route: route as u32,
                 pairs: acc.observed.len() as u64,
                 bunched: acc.bunched,
                 gapped: acc.gapped,
-                observed: push_bins(&mut bins, &mut acc.observed),
-                scheduled: push_bins(&mut bins, &mut acc.scheduled),
+                observed,
+                observed_outside,
+                scheduled: push_entries(&mut entries, SCHEDULED, &mut acc.scheduled),
             });
         }
 
@@ -369,8 +385,9 @@ impl PartialBuilder {
             .map(|(offset, &count)| (offset as i64 - OUTLIER_SECONDS, count))
             .collect();
         let mut outliers = self.outliers;
+        outliers.sort_unstable();
         let mut outlier_bins = Vec::new();
-        push_bins(&mut outlier_bins, &mut outliers);
+        push_bins(&mut outlier_bins, &outliers);
 
         DayPartial {
             day: self.day,
@@ -385,7 +402,8 @@ impl PartialBuilder {
             stops,
             route_hours,
             headways,
-            bins,
+            entries,
+            outside,
         }
     }
 }
@@ -450,17 +468,45 @@ fn group(records: &[UsedRecord], cells: usize, cell: impl Fn(&UsedRecord) -> u32
     Groups { starts, rows }
 }
 
-/// Sorts `values`, appends them to `bins` as `(value, count)` runs, and returns their range.
-fn push_bins<T: Copy + Ord + Into<i64>>(bins: &mut Vec<(i64, u64)>, values: &mut [T]) -> BinRange {
-    values.sort_unstable();
-    let start = bins.len() as u32;
-    for &value in values.iter() {
-        let value: i64 = value.into();
-        let in_run = bins.len() as u32 > start;
+/// Appends sorted `values` to `bins` as `(value, count)` runs.
+fn push_bins(bins: &mut Vec<(i64, u64)>, values: &[i64]) {
+    let start = bins.len();
+    for &value in values {
+        let in_run = bins.len() > start;
         match bins.last_mut() {
             Some((last, count)) if in_run && *last == value => *count += 1,
             _ => bins.push((value, 1)),
         }
     }
-    (start, bins.len() as u32)
+}
+
+/// Sorts `values` (all within `packing`'s range), appends them to `entries` packed, and
+/// returns their run.
+fn push_entries<T: Copy + Ord + Into<i64>>(
+    entries: &mut Vec<u32>,
+    packing: Packing,
+    values: &mut [T],
+) -> Run {
+    values.sort_unstable();
+    let start = entries.len() as u32;
+    let mut values = values.iter().map(|&v| v.into());
+    if let Some(mut current) = values.next() {
+        let mut count = 1u64;
+        let flush = |entries: &mut Vec<u32>, value: i64, count: u64| {
+            if let Some(index) = packing.index(value) {
+                packing.push(entries, index, count);
+            }
+        };
+        for value in values {
+            if value == current {
+                count += 1;
+            } else {
+                flush(entries, current, count);
+                current = value;
+                count = 1;
+            }
+        }
+        flush(entries, current, count);
+    }
+    (start, entries.len() as u32)
 }

@@ -1,30 +1,43 @@
-//! The bytes of a `<DAY>_processed.partial` file, format version 1.
+//! The bytes of a `<DAY>_processed.partial` file, format version 2.
 //!
 //! ```text
 //! magic     8 bytes  "CAPQPART"
-//! version   u32 LE   1
-//! body      varints (unsigned LEB128; signed values zigzag-encoded first):
+//! version   u32 LE   2
+//! header    varints (unsigned LEB128; signed values zigzag-encoded first):
 //!   day (days since 1970-01-01), source flag, [name, csv length, csv XXH64 as u64 LE],
 //!   rows, far, outlier, bins(used deviations), bins(outlier deviations),
-//!   the number of bins in the sections below,
+//!   the number of entries, the number of outside bins,
 //!   directions: n, then each as length + UTF-8 bytes, sorted by bytes,
 //!   routes: n, then each route_id (delta from the previous), direction index, trips,
 //!   stops: n, then each route index, stop_id (delta), stop_lat and stop_lon as f64 LE bits,
-//!          bins(deviations),
-//!   route hours: n, then each route_id (delta), hour, bins(deviations),
-//!   headways: n, then each route index, pairs, bunched, gapped, bins(h_obs), bins(h_sched)
+//!          its number of entries,
+//!   route hours: n, then each route_id (delta), hour, its number of entries,
+//!   headways: n, then each route index, pairs, bunched, gapped, its number of observed
+//!          entries, bins(observed headways outside the packed range), its number of
+//!          scheduled entries
+//! entries   u32 LE each: the cells' packed counts, in the order of the cells above (stops,
+//!           route hours, then each headway's observed and scheduled)
 //! checksum  u64 LE   XXH64 of everything before it
 //! bins = n, then the first value, then each later value as (gap − 1); each count as count − 1
 //! ```
 //!
-//! Decoding checks every length, index, order and range, and the checksum, so a damaged or
-//! truncated file is an error (and the caller reads the CSV instead), never a panic or a wrong
-//! number. A file of another version is refused the same way.
+//! An entry is `(value − lo) << count_bits | count`, exactly as the merged aggregate keeps it
+//! (`crate::counts::Packing`; deviations −1800 … 1800, observed headways −3600 … 14400,
+//! scheduled headways 1 … 3600), so reading a day is a copy of its entries rather than a
+//! decode per value. Writers write each run in ascending order (so equal days give equal
+//! bytes); the aggregate sums entries in any order, so readers check only that every count is
+//! at least 1, every value in its range, and that the counts add up.
+//!
+//! Decoding checks every length, index, order and range, the sums of the counts, and the
+//! checksum, so a damaged or truncated file is an error (and the caller reads the CSV instead),
+//! never a panic or a wrong number. A file of another version (version 1 stored varint bins)
+//! is refused the same way.
 
 use capmetrics::Date;
 
 use super::{
-    BinRange, Bins, DayPartial, HeadwayCell, RouteCell, RouteHourCell, SourceInfo, StopCell,
+    Bins, DEVIATIONS, DayPartial, HeadwayCell, OBSERVED, RouteCell, RouteHourCell, Run, SCHEDULED,
+    SourceInfo, StopCell,
 };
 use crate::Error;
 use crate::hash::content_hash;
@@ -34,13 +47,13 @@ use crate::visit::OUTLIER_SECONDS;
 pub const MAGIC: &[u8; 8] = b"CAPQPART";
 
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 impl DayPartial {
     /// The partial as the bytes of a `.partial` file.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Encoder {
-            buf: Vec::with_capacity(64 + self.bins.len() * 3 + self.stops.len() * 24),
+            buf: Vec::with_capacity(64 + self.entries.len() * 4 + self.stops.len() * 24),
         };
         out.buf.extend_from_slice(MAGIC);
         out.buf.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -59,7 +72,8 @@ impl DayPartial {
         out.unsigned(self.outlier);
         out.bins(&self.used);
         out.bins(&self.outliers);
-        out.unsigned(self.bins.len() as u64);
+        out.unsigned(self.entries.len() as u64);
+        out.unsigned(self.outside.len() as u64);
         out.unsigned(self.directions.len() as u64);
         for direction in &self.directions {
             out.text(direction);
@@ -80,7 +94,7 @@ impl DayPartial {
             previous = stop.stop_id;
             out.buf.extend_from_slice(&stop.lat.to_bits().to_le_bytes());
             out.buf.extend_from_slice(&stop.lon.to_bits().to_le_bytes());
-            out.bins(self.range(stop.deviations));
+            out.run(stop.deviations);
         }
         out.unsigned(self.route_hours.len() as u64);
         let mut previous = 0i64;
@@ -88,7 +102,7 @@ impl DayPartial {
             out.signed(cell.route_id.wrapping_sub(previous));
             previous = cell.route_id;
             out.unsigned(u64::from(cell.hour));
-            out.bins(self.range(cell.deviations));
+            out.run(cell.deviations);
         }
         out.unsigned(self.headways.len() as u64);
         for cell in &self.headways {
@@ -96,8 +110,20 @@ impl DayPartial {
             out.unsigned(cell.pairs);
             out.unsigned(cell.bunched);
             out.unsigned(cell.gapped);
-            out.bins(self.range(cell.observed));
-            out.bins(self.range(cell.scheduled));
+            out.run(cell.observed);
+            out.bins(self.outside(cell.observed_outside));
+            out.run(cell.scheduled);
+        }
+        let runs = self
+            .stops
+            .iter()
+            .map(|c| c.deviations)
+            .chain(self.route_hours.iter().map(|c| c.deviations))
+            .chain(self.headways.iter().flat_map(|c| [c.observed, c.scheduled]));
+        for run in runs {
+            for entry in self.entries(run) {
+                out.buf.extend_from_slice(&entry.to_le_bytes());
+            }
         }
         let checksum = content_hash(&out.buf);
         out.buf.extend_from_slice(&checksum.to_le_bytes());
@@ -157,7 +183,9 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
         .ok_or("class counts exceed the rows")?;
     let mut used = Vec::new();
     input.bins(&mut used)?;
-    check_deviations(&used)?;
+    if used.iter().any(|&(v, _)| DEVIATIONS.index(v).is_none()) {
+        return Err("a used deviation beyond ±1800 s");
+    }
     if total(&used)? != used_rows {
         return Err("the used deviations do not add up to the used rows");
     }
@@ -167,8 +195,9 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
         return Err("the outlier deviations do not match the outlier rows");
     }
 
-    // The bins of all cells, so that they are allocated once.
-    let total_bins = input.count(2)?;
+    // Entries come last, four bytes each; outside bins take at least two bytes.
+    let total_entries = input.count(4)?;
+    let total_outside = input.count(2)?;
     let n = input.count(1)?;
     let mut directions: Vec<String> = Vec::with_capacity(n);
     for _ in 0..n {
@@ -187,11 +216,6 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
         previous = route_id;
         let direction = input.index(directions.len())?;
         let trips = input.unsigned()?;
-        let cell = RouteCell {
-            route_id,
-            direction,
-            trips,
-        };
         if routes
             .last()
             .is_some_and(|last| (last.route_id, last.direction) >= (route_id, direction))
@@ -201,14 +225,27 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
         if trips == 0 {
             return Err("a route without trips");
         }
-        routes.push(cell);
+        routes.push(RouteCell {
+            route_id,
+            direction,
+            trips,
+        });
     }
 
-    let mut bins: Vec<(i64, u64)> = Vec::with_capacity(total_bins);
+    // The cells' runs are laid out one after the other; `next` is where the next one starts.
+    let mut next = 0usize;
+    let mut run = |input: &mut Decoder<'_>| -> Result<Run, &'static str> {
+        let len = usize::try_from(input.unsigned()?).map_err(|_| "more entries than announced")?;
+        let end = next.checked_add(len).filter(|&end| end <= total_entries);
+        let end = end.ok_or("more entries than announced")?;
+        let run = (next as u32, end as u32);
+        next = end;
+        Ok(run)
+    };
+
     let n = input.count(20)?;
     let mut stops: Vec<StopCell> = Vec::with_capacity(n);
     let mut previous = 0i64;
-    let mut stop_rows = 0u64;
     for _ in 0..n {
         let route = input.index(routes.len())?;
         let stop_id = previous.wrapping_add(input.signed()?);
@@ -224,13 +261,10 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
         {
             return Err("stops out of order");
         }
-        let deviations = input.bins(&mut bins)?;
-        let cell = &bins[deviations.0 as usize..];
-        check_deviations(cell)?;
-        if cell.is_empty() {
+        let deviations = run(input)?;
+        if deviations.0 == deviations.1 {
             return Err("a stop without rows");
         }
-        stop_rows = stop_rows.checked_add(total(cell)?).ok_or(OVERFLOW)?;
         stops.push(StopCell {
             route,
             stop_id,
@@ -239,14 +273,10 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
             deviations,
         });
     }
-    if stop_rows != used_rows {
-        return Err("the stops' rows do not add up to the used rows");
-    }
 
     let n = input.count(3)?;
     let mut route_hours: Vec<RouteHourCell> = Vec::with_capacity(n);
     let mut previous = 0i64;
-    let mut hour_rows = 0u64;
     for _ in 0..n {
         let route_id = previous.wrapping_add(input.signed()?);
         previous = route_id;
@@ -257,25 +287,20 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
         {
             return Err("route hours out of order");
         }
-        let deviations = input.bins(&mut bins)?;
-        let cell = &bins[deviations.0 as usize..];
-        check_deviations(cell)?;
-        if cell.is_empty() {
+        let deviations = run(input)?;
+        if deviations.0 == deviations.1 {
             return Err("a route hour without rows");
         }
-        hour_rows = hour_rows.checked_add(total(cell)?).ok_or(OVERFLOW)?;
         route_hours.push(RouteHourCell {
             route_id,
             hour,
             deviations,
         });
     }
-    if hour_rows != used_rows {
-        return Err("the route hours' rows do not add up to the used rows");
-    }
 
-    let n = input.count(6)?;
+    let n = input.count(7)?;
     let mut headways: Vec<HeadwayCell> = Vec::with_capacity(n);
+    let mut outside: Vec<(i64, u64)> = Vec::with_capacity(total_outside);
     for _ in 0..n {
         let route = input.index(routes.len())?;
         if headways.last().is_some_and(|last| last.route >= route) {
@@ -284,23 +309,18 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
         let pairs = input.unsigned()?;
         let bunched = input.unsigned()?;
         let gapped = input.unsigned()?;
-        let observed = input.bins(&mut bins)?;
-        let observed_pairs = total(&bins[observed.0 as usize..])?;
-        let scheduled = input.bins(&mut bins)?;
-        let cell = &bins[scheduled.0 as usize..];
-        if cell
+        let observed = run(input)?;
+        let start = outside.len();
+        input.bins(&mut outside)?;
+        if outside[start..]
             .iter()
-            .any(|&(v, _)| v <= 0 || v > super::builder::MAX_SCHEDULED_HEADWAY)
+            .any(|&(v, _)| OBSERVED.index(v).is_some())
         {
-            return Err("a scheduled headway out of range");
+            return Err("an observed headway kept aside lies within the packed range");
         }
-        let scheduled_pairs = total(cell)?;
-        if pairs == 0
-            || observed_pairs != pairs
-            || scheduled_pairs != pairs
-            || bunched > pairs
-            || gapped > pairs
-        {
+        let observed_outside = (start as u32, outside.len() as u32);
+        let scheduled = run(input)?;
+        if pairs == 0 || bunched > pairs || gapped > pairs {
             return Err("headway counts do not match their pairs");
         }
         headways.push(HeadwayCell {
@@ -309,14 +329,37 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
             bunched,
             gapped,
             observed,
+            observed_outside,
             scheduled,
         });
     }
-    if bins.len() != total_bins {
-        return Err("the bins do not add up to their announced number");
+    if next != total_entries || outside.len() != total_outside {
+        return Err("the entries do not add up to their announced number");
     }
+    let entries = input.entries(total_entries)?;
     if input.pos != input.data.len() {
         return Err("trailing bytes after the last section");
+    }
+
+    // Every count at least 1 and in range, and the counts adding up. The runs were laid out
+    // one after the other: the stops', the route hours', then the headways'.
+    let stops_end = stops.last().map_or(0, |c| c.deviations.1 as usize);
+    let hours_end = route_hours
+        .last()
+        .map_or(stops_end, |c| c.deviations.1 as usize);
+    if DEVIATIONS.check(&entries[..stops_end])? != used_rows {
+        return Err("the stops' rows do not add up to the used rows");
+    }
+    if DEVIATIONS.check(&entries[stops_end..hours_end])? != used_rows {
+        return Err("the route hours' rows do not add up to the used rows");
+    }
+    for cell in &headways {
+        let observed = OBSERVED.check(run_of(&entries, cell.observed))?;
+        let outside_pairs = total(run_of(&outside, cell.observed_outside))?;
+        let scheduled = SCHEDULED.check(run_of(&entries, cell.scheduled))?;
+        if observed.checked_add(outside_pairs) != Some(cell.pairs) || scheduled != cell.pairs {
+            return Err("headway counts do not match their pairs");
+        }
     }
     Ok(DayPartial {
         day,
@@ -331,8 +374,16 @@ fn decode_body(input: &mut Decoder<'_>) -> Result<DayPartial, &'static str> {
         stops,
         route_hours,
         headways,
-        bins,
+        entries,
+        outside,
     })
+}
+
+/// The run of a cell; runs were checked to lie within the slice.
+fn run_of<T>(items: &[T], run: Run) -> &[T] {
+    items
+        .get(run.0 as usize..run.1 as usize)
+        .unwrap_or_default()
 }
 
 const OVERFLOW: &str = "counts overflow 64 bits";
@@ -342,13 +393,6 @@ fn total(bins: &Bins) -> Result<u64, &'static str> {
     bins.iter()
         .try_fold(0u64, |sum, &(_, count)| sum.checked_add(count))
         .ok_or(OVERFLOW)
-}
-
-fn check_deviations(bins: &Bins) -> Result<(), &'static str> {
-    if bins.iter().any(|&(v, _)| v.abs() > OUTLIER_SECONDS) {
-        return Err("a used deviation beyond ±1800 s");
-    }
-    Ok(())
 }
 
 struct Encoder {
@@ -371,6 +415,10 @@ impl Encoder {
     fn text(&mut self, text: &str) {
         self.unsigned(text.len() as u64);
         self.buf.extend_from_slice(text.as_bytes());
+    }
+
+    fn run(&mut self, run: Run) {
+        self.unsigned(u64::from(run.1 - run.0));
     }
 
     fn bins(&mut self, bins: &Bins) {
@@ -466,24 +514,17 @@ impl Decoder<'_> {
         String::from_utf8(bytes.to_vec()).map_err(|_| "a name that is not UTF-8")
     }
 
-    /// Appends a bins section to `bins` and returns its range. The hot loop of reading a
-    /// partial: one-byte gaps and counts take the short path.
-    fn bins(&mut self, bins: &mut Vec<(i64, u64)>) -> Result<BinRange, &'static str> {
+    /// Appends a bins section to `bins`: sorted `(value, count)` pairs, counts at least 1.
+    fn bins(&mut self, bins: &mut Vec<(i64, u64)>) -> Result<(), &'static str> {
         let n = self.count(2)?;
-        let start = bins.len();
         bins.reserve(n);
         if n > 0 {
             let mut value = self.signed()?;
             let count = self.unsigned()?.checked_add(1).ok_or("a count overflows")?;
             bins.push((value, count));
             for _ in 1..n {
-                let (gap, count) = match self.data.get(self.pos..self.pos + 2) {
-                    Some(&[gap, count]) if gap < 0x80 && count < 0x80 => {
-                        self.pos += 2;
-                        (u64::from(gap), u64::from(count))
-                    }
-                    _ => (self.unsigned()?, self.unsigned()?),
-                };
+                let gap = self.unsigned()?;
+                let count = self.unsigned()?;
                 // A gap of g is written as g − 1; values stay strictly ascending.
                 value = i64::try_from(gap)
                     .ok()
@@ -492,7 +533,20 @@ impl Decoder<'_> {
                 bins.push((value, count.checked_add(1).ok_or("a count overflows")?));
             }
         }
-        let end = u32::try_from(bins.len()).map_err(|_| "too many bins")?;
-        Ok((start as u32, end))
+        Ok(())
+    }
+
+    /// `n` little-endian u32 entries.
+    fn entries(&mut self, n: usize) -> Result<Vec<u32>, &'static str> {
+        let bytes = n
+            .checked_mul(4)
+            .and_then(|len| self.data.get(self.pos..self.pos.checked_add(len)?))
+            .ok_or("truncated")?;
+        self.pos += bytes.len();
+        let mut entries = vec![0u32; n];
+        for (entry, b) in entries.iter_mut().zip(bytes.chunks_exact(4)) {
+            *entry = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        Ok(entries)
     }
 }

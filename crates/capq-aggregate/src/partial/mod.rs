@@ -7,6 +7,9 @@
 //! chosen later) is a function of the sum of these counts over days, so a year aggregates by
 //! merging 365 partials instead of re-reading 365 CSVs.
 //!
+//! The per-cell counts are held (and stored) packed as the merged aggregate keeps them
+//! ([`crate::counts::Packing`]), so merging a day is a copy of its entries.
+//!
 //! Cells of a partial (the day type is the day's):
 //! - the day: counts per class, deviations of used rows and of outlier rows;
 //! - `(route_id, direction)`: distinct trips (a route's deviations are the sum of its stops');
@@ -27,6 +30,8 @@ pub use codec::{FORMAT_VERSION, MAGIC};
 use capmetrics::Date;
 
 use crate::Error;
+use crate::counts::Packing;
+use crate::visit::OUTLIER_SECONDS;
 
 /// Sorted `(value, count)` pairs: values strictly ascending, counts at least 1.
 pub type Bins = [(i64, u64)];
@@ -55,8 +60,16 @@ impl SourceInfo {
     }
 }
 
-/// A range of [`DayPartial::bins`].
-pub(crate) type BinRange = (u32, u32);
+/// A range of [`DayPartial::entries`] or of [`DayPartial::outside`].
+pub(crate) type Run = (u32, u32);
+
+/// Deviations of used rows (−1800 … 1800 s) as every cell packs them.
+pub(crate) const DEVIATIONS: Packing =
+    Packing::new(-OUTLIER_SECONDS, 2 * OUTLIER_SECONDS as u32 + 1);
+/// Observed headways are packed from −1 h to +4 h; others are kept aside.
+pub(crate) const OBSERVED: Packing = Packing::new(-3600, 5 * 3600 + 1);
+/// Scheduled headways of kept pairs: 1 … 3600 s.
+pub(crate) const SCHEDULED: Packing = Packing::new(1, builder::MAX_SCHEDULED_HEADWAY as u32);
 
 /// A `(route_id, direction)` cell of one day.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,7 +89,8 @@ pub(crate) struct StopCell {
     pub stop_id: i64,
     pub lat: f64,
     pub lon: f64,
-    pub deviations: BinRange,
+    /// In [`DEVIATIONS`].
+    pub deviations: Run,
 }
 
 /// A `(route_id, hour)` cell of one day.
@@ -84,7 +98,8 @@ pub(crate) struct StopCell {
 pub(crate) struct RouteHourCell {
     pub route_id: i64,
     pub hour: u8,
-    pub deviations: BinRange,
+    /// In [`DEVIATIONS`].
+    pub deviations: Run,
 }
 
 /// The kept headway pairs of one `(route_id, direction)` on one day.
@@ -95,8 +110,12 @@ pub(crate) struct HeadwayCell {
     pub pairs: u64,
     pub bunched: u64,
     pub gapped: u64,
-    pub observed: BinRange,
-    pub scheduled: BinRange,
+    /// In [`OBSERVED`]; the values outside its range are in `observed_outside`.
+    pub observed: Run,
+    /// A range of [`DayPartial::outside`].
+    pub observed_outside: Run,
+    /// In [`SCHEDULED`].
+    pub scheduled: Run,
 }
 
 /// One day's exact counts (see the module documentation). Cells are sorted by their keys
@@ -122,8 +141,12 @@ pub struct DayPartial {
     pub(crate) route_hours: Vec<RouteHourCell>,
     /// Sorted by `route`, one per route with at least one kept pair.
     pub(crate) headways: Vec<HeadwayCell>,
-    /// The histograms of all cells, each a sorted run referenced by a [`BinRange`].
-    pub(crate) bins: Vec<(i64, u64)>,
+    /// The packed counts of all cells ([`crate::counts::Packing`]), each cell's a canonical
+    /// run referenced by a [`Run`]: stops', route hours', then each headway's observed and
+    /// scheduled.
+    pub(crate) entries: Vec<u32>,
+    /// Observed headways outside [`OBSERVED`]'s range, sorted `(value, count)` runs.
+    pub(crate) outside: Vec<(i64, u64)>,
 }
 
 impl DayPartial {
@@ -184,9 +207,17 @@ impl DayPartial {
             .is_some_and(|s| s.name == name && s.len == len)
     }
 
-    pub(crate) fn range(&self, range: BinRange) -> &Bins {
-        self.bins
-            .get(range.0 as usize..range.1 as usize)
+    /// The entries of a cell.
+    pub(crate) fn entries(&self, run: Run) -> &[u32] {
+        self.entries
+            .get(run.0 as usize..run.1 as usize)
+            .unwrap_or_default()
+    }
+
+    /// The observed headways of a cell outside the packed range.
+    pub(crate) fn outside(&self, run: Run) -> &Bins {
+        self.outside
+            .get(run.0 as usize..run.1 as usize)
             .unwrap_or_default()
     }
 }

@@ -144,18 +144,44 @@ fn damaged_partials_are_errors_never_panics() {
             }
         }
     }
-    // Another format version is refused with a message that says so.
-    let mut other = bytes[..body].to_vec();
-    other[8] = 2;
-    let checksum = capq_aggregate::content_hash(&other);
-    other.extend_from_slice(&checksum.to_le_bytes());
-    let message = DayPartial::decode("p.partial", &other)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        message.contains("p.partial") && message.contains("format version 2"),
-        "{message}"
-    );
+    // Another format version (an older one, or a newer one) is refused with a message that
+    // says so.
+    let current = capq_aggregate::partial::FORMAT_VERSION;
+    for version in [1, current + 1] {
+        let mut other = bytes[..body].to_vec();
+        other[8..12].copy_from_slice(&version.to_le_bytes());
+        let checksum = capq_aggregate::content_hash(&other);
+        other.extend_from_slice(&checksum.to_le_bytes());
+        let message = DayPartial::decode("p.partial", &other)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("p.partial") && message.contains(&format!("format version {version}")),
+            "{message}"
+        );
+    }
+}
+
+/// A partial written by the previous format (version 1, varint bins) next to its CSV: not
+/// current, so the CSV is read, with the same numbers as without partials.
+#[test]
+fn a_partial_of_the_previous_format_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = testdata().join("fixture/expected/2016-11-25.csv");
+    std::fs::copy(&fixture, dir.path().join("2016-11-25_processed.csv")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/2016-11-25_processed.v1.partial"),
+        dir.path().join("2016-11-25_processed.partial"),
+    )
+    .unwrap();
+    let with = aggregate_dir(dir.path(), &options(WindowChoice::default(), true));
+    match &sources(&with)[0] {
+        PartialUse::Unusable(why) => assert!(why.contains("format version 1"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let without = aggregate_dir(dir.path(), &options(WindowChoice::default(), false));
+    assert_same("version 1", &files_of(&without), &files_of(&with));
 }
 
 #[test]
