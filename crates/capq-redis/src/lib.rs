@@ -8,6 +8,8 @@ mod admin;
 mod broker;
 /// The connection.
 mod client;
+/// A job's dependencies as the task that runs it reads them.
+mod dependencies;
 /// The dashboard's reads and actions: batches, throughput, statistics, pages, cancelling.
 pub mod dashboard;
 /// Enqueueing jobs and batches.
