@@ -26,7 +26,7 @@ mod scripts;
 pub use admin::FailedJob;
 pub use client::{Redis, redact};
 pub use dashboard::{
-    BatchInfo, CancelOutcome, DepthSample, FleetStats, JobPage, MinuteCounts, PageEntry,
+    BatchDay, BatchInfo, CancelOutcome, DepthSample, FleetStats, JobPage, MinuteCounts, PageEntry,
 };
 pub use enqueue::{Batch, NewJob};
 pub use error::{Error, Result};

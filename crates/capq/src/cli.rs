@@ -119,6 +119,16 @@ pub struct DashboardArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// Where batch pages may read outputs and aggregates (S3 credentials from `AWS_*`):
+    /// `s3://` (any bucket), `s3://bucket/prefix` or a local folder; repeat the flag or separate
+    /// by commas; `none` to read nothing [default: s3://, no local path]
+    #[arg(
+        long = "read-outputs",
+        value_name = "PREFIX",
+        env = "CAPQ_DASHBOARD_READ_OUTPUTS",
+        value_delimiter = ','
+    )]
+    pub read_outputs: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -206,7 +206,24 @@ impl Request {
                 parse_day_spec(spec).map_err(|e| format!("{NAME}(): argument `days`: {e}"))
             })
             .transpose()?;
-        let window = match (optional_str(args, "profile")?, optional_str(args, "window")?) {
+        Ok(Request {
+            input,
+            output,
+            days,
+            window: window_choice(args)?,
+        })
+    }
+}
+
+/// The on-time window an aggregate job asks for (`profile` or `window`), for readers of the
+/// job such as the dashboard's partial aggregate of its batch.
+pub fn window_of(call: &Call) -> Result<WindowChoice, String> {
+    window_choice(&crate::task::bind(&Aggregate, call)?)
+}
+
+fn window_choice(args: &Args) -> Result<WindowChoice, String> {
+    Ok(
+        match (optional_str(args, "profile")?, optional_str(args, "window")?) {
             (Some(_), Some(_)) => {
                 return Err(format!("{NAME}(): give `profile` or `window`, not both"));
             }
@@ -219,14 +236,8 @@ impl Request {
                     .map_err(|e| format!("{NAME}(): argument `window`: {e}"))?,
             ),
             (None, None) => WindowChoice::default(),
-        };
-        Ok(Request {
-            input,
-            output,
-            days,
-            window,
-        })
-    }
+        },
+    )
 }
 
 /// An optional string argument: absent or Python's `None` is `None`.
