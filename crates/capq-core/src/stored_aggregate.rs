@@ -13,7 +13,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use capq_aggregate::{DayEntry, FileInfo, FolderOptions, FolderOutput, aggregate_folder, folder_days};
+use capq_aggregate::{
+    DayEntry, FileInfo, FolderOptions, FolderOutput, aggregate_folder, folder_days,
+};
 use capq_storage::{Location, Storage, StorageError};
 use tokio::runtime::Handle;
 
@@ -68,10 +70,9 @@ pub fn list_days(
     storage: &Storage,
     input: &Location,
 ) -> Result<Vec<DayEntry>, AggregationError> {
-    let listing =
-        handle
-            .block_on(storage.list_entries(input))
-            .map_err(AggregationError::List)?;
+    let listing = handle
+        .block_on(storage.list_entries(input))
+        .map_err(AggregationError::List)?;
     let files = listing
         .into_iter()
         .map(|e| FileInfo {
@@ -183,7 +184,10 @@ pub fn aggregate_stored(
 }
 
 /// Stores files, a few at a time.
-async fn put_all(storage: &Storage, files: Vec<(Location, Vec<u8>)>) -> Result<(), AggregationError> {
+async fn put_all(
+    storage: &Storage,
+    files: Vec<(Location, Vec<u8>)>,
+) -> Result<(), AggregationError> {
     let mut running = tokio::task::JoinSet::new();
     let mut first_error = None;
     for (location, bytes) in files {

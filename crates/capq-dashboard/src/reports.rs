@@ -28,7 +28,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use capmetrics::Date;
 use capq_aggregate::report::{AggregateFiles, ReportOptions, render_fragment};
-use capq_aggregate::{Aggregator, DayEntry, DayLists, DayPartial, FileInfo, WindowChoice, read_day};
+use capq_aggregate::{
+    Aggregator, DayEntry, DayLists, DayPartial, FileInfo, WindowChoice, read_day,
+};
 use capq_redis::{BatchDay, BatchInfo};
 use capq_storage::{Location, OutputAllowList, Storage};
 use serde::Serialize;
@@ -348,7 +350,13 @@ fn stored(
         partial: false,
         days_expected: None,
     };
-    view(ReportKind::Final, &files, &options, &request.key(), Vec::new())
+    view(
+        ReportKind::Final,
+        &files,
+        &options,
+        &request.key(),
+        Vec::new(),
+    )
 }
 
 fn view(
@@ -526,14 +534,15 @@ mod tests {
         };
         let a = request(vec![day("2016-11-24", Some("finished"))], "deferred");
         let b = request(
-            vec![
-                day("2016-11-24", None),
-                day("2016-11-25", Some("started")),
-            ],
+            vec![day("2016-11-24", None), day("2016-11-25", Some("started"))],
             "deferred",
         );
         let c = request(vec![day("2016-11-24", Some("failed"))], "deferred");
-        assert_eq!(a.key(), b.key(), "a day running does not change the figures");
+        assert_eq!(
+            a.key(),
+            b.key(),
+            "a day running does not change the figures"
+        );
         assert_ne!(a.key(), c.key());
         assert_eq!(a.kind(), ReportKind::Partial);
         let finished = request(vec![], "finished");

@@ -29,7 +29,10 @@ impl Redis {
         for chunk in parents.chunks(PER_TRIP) {
             let mut pipe = redis::pipe();
             for parent in chunk {
-                pipe.cmd("HMGET").arg(keys::job(parent)).arg("status").arg("data");
+                pipe.cmd("HMGET")
+                    .arg(keys::job(parent))
+                    .arg("status")
+                    .arg("data");
             }
             let fields: Vec<(Option<String>, Option<Vec<u8>>)> = pipe
                 .query_async(&mut conn)

@@ -106,7 +106,10 @@ enum Start<'a> {
     /// On its queue, ready to run.
     Queued,
     /// Waiting for `parents`; `created` until the whole batch is written, then `deferred`.
-    Waiting { deferred: bool, parents: &'a [&'a str] },
+    Waiting {
+        deferred: bool,
+        parents: &'a [&'a str],
+    },
 }
 
 impl Redis {
@@ -180,7 +183,15 @@ impl Redis {
                 if first {
                     let parents: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
                     let deferred = final_chunk;
-                    write_job(&mut pipe, last, None, Start::Waiting { deferred, parents: &parents });
+                    write_job(
+                        &mut pipe,
+                        last,
+                        None,
+                        Start::Waiting {
+                            deferred,
+                            parents: &parents,
+                        },
+                    );
                     pipe.sadd(keys::dependencies(&last.id), &parents);
                 } else if final_chunk {
                     pipe.hset(keys::job(&last.id), "status", "deferred");
@@ -231,7 +242,9 @@ fn write_job(pipe: &mut redis::Pipeline, job: &NewJob, batch: Option<&str>, star
     let status: &[u8] = match start {
         Start::Queued => b"queued",
         Start::Waiting { deferred: true, .. } => b"deferred",
-        Start::Waiting { deferred: false, .. } => b"created",
+        Start::Waiting {
+            deferred: false, ..
+        } => b"created",
     };
     let mut fields: Vec<(&str, Vec<u8>)> = vec![
         ("status", status.to_vec()),

@@ -8,10 +8,10 @@ mod admin;
 mod broker;
 /// The connection.
 mod client;
-/// A job's dependencies as the task that runs it reads them.
-mod dependencies;
 /// The dashboard's reads and actions: batches, throughput, statistics, pages, cancelling.
 pub mod dashboard;
+/// A job's dependencies as the task that runs it reads them.
+mod dependencies;
 /// Enqueueing jobs and batches.
 pub mod enqueue;
 /// The crate's error type.

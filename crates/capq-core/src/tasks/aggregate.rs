@@ -152,7 +152,8 @@ impl Task for Aggregate {
             missing = headline.missing_days.len(),
             "aggregate stored"
         );
-        let days = |list: &[Date]| Value::List(list.iter().map(|d| str_value(&d.to_string())).collect());
+        let days =
+            |list: &[Date]| Value::List(list.iter().map(|d| str_value(&d.to_string())).collect());
         let optional = |x: Option<f64>| x.map_or(Value::None, Value::Float);
         Outcome::Success(Some(Value::Dict(vec![
             (str_value("output"), str_value(&request.output.to_string())),
@@ -189,11 +190,12 @@ struct Request {
 impl Request {
     fn from_args(args: &Args) -> Result<Request, String> {
         let input_text = args.str("input", "s3://capmetrics/processed/")?;
-        let input = Location::parse(input_text)
-            .map_err(|e| format!("{NAME}(): argument `input`: {e}"))?;
+        let input =
+            Location::parse(input_text).map_err(|e| format!("{NAME}(): argument `input`: {e}"))?;
         let output = match optional_str(args, "output")? {
-            Some(text) => Location::parse(text)
-                .map_err(|e| format!("{NAME}(): argument `output`: {e}"))?,
+            Some(text) => {
+                Location::parse(text).map_err(|e| format!("{NAME}(): argument `output`: {e}"))?
+            }
             None => input.join("aggregate/"),
         };
         if matches!(output, Location::Http(_)) {
@@ -202,9 +204,7 @@ impl Request {
             ));
         }
         let days = optional_str(args, "days")?
-            .map(|spec| {
-                parse_day_spec(spec).map_err(|e| format!("{NAME}(): argument `days`: {e}"))
-            })
+            .map(|spec| parse_day_spec(spec).map_err(|e| format!("{NAME}(): argument `days`: {e}")))
             .transpose()?;
         Ok(Request {
             input,
@@ -223,7 +223,10 @@ pub fn window_of(call: &Call) -> Result<WindowChoice, String> {
 
 fn window_choice(args: &Args) -> Result<WindowChoice, String> {
     Ok(
-        match (optional_str(args, "profile")?, optional_str(args, "window")?) {
+        match (
+            optional_str(args, "profile")?,
+            optional_str(args, "window")?,
+        ) {
             (Some(_), Some(_)) => {
                 return Err(format!("{NAME}(): give `profile` or `window`, not both"));
             }
@@ -318,10 +321,7 @@ mod tests {
         Call {
             func: func.to_owned(),
             args,
-            kwargs: kwargs
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect(),
+            kwargs: kwargs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             serializer: Serializer::Pickle,
         }
     }
@@ -342,18 +342,29 @@ mod tests {
     fn days_of_both_day_tasks_by_position_and_by_name() {
         let s = |t: &str| Value::Str(t.to_owned());
         assert_eq!(
-            day_of(&call("capq.process_day", vec![s("2016-11-24"), s("out/")], vec![])),
+            day_of(&call(
+                "capq.process_day",
+                vec![s("2016-11-24"), s("out/")],
+                vec![]
+            )),
             Some(day("2016-11-24"))
         );
         assert_eq!(
             day_of(&call(
                 "tasks.process_day_to_s3",
                 vec![],
-                vec![("bucket", s("b")), ("day", s("2016-11-25")), ("key", s("k"))]
+                vec![
+                    ("bucket", s("b")),
+                    ("day", s("2016-11-25")),
+                    ("key", s("k"))
+                ]
             )),
             Some(day("2016-11-25"))
         );
-        assert_eq!(day_of(&call("capq.noop", vec![s("2016-11-24")], vec![])), None);
+        assert_eq!(
+            day_of(&call("capq.noop", vec![s("2016-11-24")], vec![])),
+            None
+        );
         assert_eq!(
             day_of(&call("capq.process_day", vec![Value::Int(3)], vec![])),
             None

@@ -65,7 +65,10 @@ pub async fn load(state: &AppState, id: &str) -> Result<BatchPage> {
         .read(redis.batch(id))
         .await?
         .ok_or_else(|| Error::NotFound(format!("no batch {id}")))?;
-    let view = BatchView::of(&batch, format::seconds_since_epoch(std::time::SystemTime::now()));
+    let view = BatchView::of(
+        &batch,
+        format::seconds_since_epoch(std::time::SystemTime::now()),
+    );
     let (Some(job_id), Some(folder)) = (batch.aggregate_job.clone(), batch.aggregate.clone())
     else {
         return Ok(BatchPage {

@@ -19,7 +19,9 @@ fn aggregate_call() -> Call {
 
 /// A server, a registered worker, and `n` jobs plus a last one depending on all of them, as
 /// one batch. Returns the jobs' ids and the last one's.
-async fn batch_with_last(n: usize) -> (RedisServer, Redis, Registration, Batch, Vec<String>, String) {
+async fn batch_with_last(
+    n: usize,
+) -> (RedisServer, Redis, Registration, Batch, Vec<String>, String) {
     let server = RedisServer::start();
     let redis = Redis::connect(&server.url()).await.unwrap();
     let worker = registration("w1");
@@ -77,7 +79,7 @@ async fn the_last_job_of_a_batch_waits_with_rqs_own_dependency_keys() {
             server
                 .command(&["SMEMBERS", &format!("rq:job:{id}:dependents")])
                 .strings(),
-            [last.clone()]
+            std::slice::from_ref(&last)
         );
     }
     // The fields of `depends_on=Dependency(jobs=…, allow_failure=True)`, as RQ writes them.
@@ -104,7 +106,10 @@ async fn the_last_job_of_a_batch_waits_with_rqs_own_dependency_keys() {
         Some(last.clone())
     );
     assert_eq!(
-        server.command(&["HGET", &key, "aggregate"]).text().as_deref(),
+        server
+            .command(&["HGET", &key, "aggregate"])
+            .text()
+            .as_deref(),
         Some("out/aggregate/")
     );
     assert_eq!(
@@ -174,7 +179,7 @@ async fn a_failed_day_releases_the_aggregate_once_the_last_day_ends() {
     let third = end_next(&redis, &worker, finished()).await;
     assert_eq!(third, ids[2]);
     assert_eq!(status(&server, &last).as_deref(), Some("queued"));
-    assert_eq!(queue(&server), [last.clone()]);
+    assert_eq!(queue(&server), std::slice::from_ref(&last));
     assert!(field(&server, &last, "enqueued_at").is_some());
     assert_eq!(
         server.command(&["ZCARD", "rq:deferred:default"]).int(),
@@ -185,7 +190,7 @@ async fn a_failed_day_releases_the_aggregate_once_the_last_day_ends() {
     server.command(&["LPUSH", "rq:queue:default", &ids[1]]);
     let again = end_next(&redis, &worker, finished()).await;
     assert_eq!(again, ids[1]);
-    assert_eq!(queue(&server), [last.clone()], "queued once");
+    assert_eq!(queue(&server), std::slice::from_ref(&last), "queued once");
 }
 
 #[tokio::test]
@@ -200,7 +205,12 @@ async fn the_last_day_failing_releases_the_aggregate_too() {
 #[tokio::test]
 async fn a_dependent_that_does_not_allow_failures_stays_deferred() {
     let (server, redis, worker, _batch, _ids, last) = batch_with_last(2).await;
-    server.command(&["HSET", &format!("rq:job:{last}"), "allow_dependency_failures", "0"]);
+    server.command(&[
+        "HSET",
+        &format!("rq:job:{last}"),
+        "allow_dependency_failures",
+        "0",
+    ]);
     end_next(&redis, &worker, failed()).await;
     end_next(&redis, &worker, finished()).await;
     assert_eq!(status(&server, &last).as_deref(), Some("deferred"));
@@ -246,7 +256,11 @@ async fn a_parent_kept_for_no_time_still_releases_its_dependents() {
     let mut done = completion(&jobs[0], finished());
     done.result_ttl = 0;
     redis.complete(&worker, &[], &[done], true).await.unwrap();
-    assert_eq!(status(&server, &ids[0]), None, "result_ttl=0 deletes the job");
+    assert_eq!(
+        status(&server, &ids[0]),
+        None,
+        "result_ttl=0 deletes the job"
+    );
     assert_eq!(
         server
             .command(&["EXISTS", &format!("rq:job:{}:dependents", ids[0])])
@@ -283,7 +297,7 @@ async fn without_days_the_last_job_is_queued_at_once() {
         .enqueue_with_last(&[], None, Some(&last))
         .await
         .unwrap();
-    assert_eq!(ids, [last.id.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&last.id));
     assert_eq!(status(&server, &last.id).as_deref(), Some("queued"));
     assert_eq!(queue(&server), [last.id]);
 }

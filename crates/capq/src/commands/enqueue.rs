@@ -79,7 +79,11 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
         };
         NewJob {
             // A year from CSVs takes seconds, but give it room: an hour at least.
-            timeout: if args.timeout == -1 { -1 } else { args.timeout.max(3600) },
+            timeout: if args.timeout == -1 {
+                -1
+            } else {
+                args.timeout.max(3600)
+            },
             result_ttl: args.result_ttl,
             failure_ttl: args.failure_ttl,
             retries: retries.clone(),

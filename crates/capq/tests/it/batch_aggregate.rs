@@ -118,7 +118,12 @@ fn the_aggregate_waits_for_every_day_runs_once_and_lists_the_failed_day() {
         })
         .collect();
     assert_eq!(days.len(), 5);
-    let failing = days.iter().find(|(d, _)| d == FAILING_DAY).unwrap().1.clone();
+    let failing = days
+        .iter()
+        .find(|(d, _)| d == FAILING_DAY)
+        .unwrap()
+        .1
+        .clone();
 
     // Before any worker: deferred, for Python `Job.fetch`, the deferred registry,
     // rq-dashboard, and `rq info` (which counts the five days as queued, not the aggregate).
@@ -134,7 +139,11 @@ fn the_aggregate_waits_for_every_day_runs_once_and_lists_the_failed_day() {
     assert_eq!(seen["dependencies"], serde_json::json!(day_ids), "{seen}");
     assert_eq!(seen["allow_failures"], true, "{seen}");
     assert_eq!(seen["deferred"], serde_json::json!([aggregate]), "{seen}");
-    assert_eq!(seen["dashboard_deferred"], serde_json::json!([aggregate]), "{seen}");
+    assert_eq!(
+        seen["dashboard_deferred"],
+        serde_json::json!([aggregate]),
+        "{seen}"
+    );
     assert_eq!(seen["queued"], 5, "{seen}");
     let info = std::process::Command::new(venv_bin("rq"))
         .args(["info", "--url", &url, "--raw", "--only-queues"])
@@ -158,7 +167,12 @@ fn the_aggregate_waits_for_every_day_runs_once_and_lists_the_failed_day() {
         .collect();
     eventually("the aggregate to finish", Duration::from_secs(240), || {
         let now = status(&redis, &aggregate);
-        assert_ne!(now, "failed", "{}", workers.iter().map(Process::log).collect::<String>());
+        assert_ne!(
+            now,
+            "failed",
+            "{}",
+            workers.iter().map(Process::log).collect::<String>()
+        );
         now == "finished"
     });
     assert_eq!(status(&redis, &failing), "failed");
@@ -168,14 +182,26 @@ fn the_aggregate_waits_for_every_day_runs_once_and_lists_the_failed_day() {
         }
     }
     // It started only after every day had ended.
-    let started = text(&redis, &["HGET", &format!("rq:job:{aggregate}"), "started_at"]);
+    let started = text(
+        &redis,
+        &["HGET", &format!("rq:job:{aggregate}"), "started_at"],
+    );
     for (day, id) in &days {
         let ended = text(&redis, &["HGET", &format!("rq:job:{id}"), "ended_at"]);
-        assert!(ended <= started, "{day} ended at {ended}, the aggregate started at {started}");
+        assert!(
+            ended <= started,
+            "{day} ended at {ended}, the aggregate started at {started}"
+        );
     }
 
     // Exactly one run: one result, one worker logged storing it, one PUT of summary.json.
-    let workers_log = || workers.iter().map(Process::log).collect::<Vec<_>>().join("\n");
+    let workers_log = || {
+        workers
+            .iter()
+            .map(Process::log)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!(
         redis
             .command(&["XLEN", &format!("rq:results:{aggregate}")])
@@ -197,7 +223,11 @@ fn the_aggregate_waits_for_every_day_runs_once_and_lists_the_failed_day() {
 
     // The output in S3: the failed day listed, not counted, though its old file is there.
     let summary = s3_json(&s3, "processed/aggregate/summary.json");
-    assert_eq!(summary["failed_days"], serde_json::json!([FAILING_DAY]), "{summary}");
+    assert_eq!(
+        summary["failed_days"],
+        serde_json::json!([FAILING_DAY]),
+        "{summary}"
+    );
     assert_eq!(summary["missing_days"], serde_json::json!([]), "{summary}");
     assert_eq!(summary["days"]["total"], 4, "{summary}");
     let daily = String::from_utf8(
@@ -221,7 +251,11 @@ fn the_aggregate_waits_for_every_day_runs_once_and_lists_the_failed_day() {
         &[],
     );
     let result: Json = serde_json::from_str(result.trim()).unwrap();
-    assert_eq!(result["failed_days"], serde_json::json!([FAILING_DAY]), "{result}");
+    assert_eq!(
+        result["failed_days"],
+        serde_json::json!([FAILING_DAY]),
+        "{result}"
+    );
     assert_eq!(result["days"], 4, "{result}");
     assert_eq!(result["output"], "s3://capmetrics/processed/aggregate/");
 
@@ -301,7 +335,12 @@ fn the_readmes_python_snippet_adds_the_aggregate_after_its_own_days() {
         .collect();
     eventually("the aggregate to finish", Duration::from_secs(240), || {
         let now = status(&redis, aggregate);
-        assert_ne!(now, "failed", "{}", workers.iter().map(Process::log).collect::<String>());
+        assert_ne!(
+            now,
+            "failed",
+            "{}",
+            workers.iter().map(Process::log).collect::<String>()
+        );
         now == "finished"
     });
     let summary = s3_json(&s3, "processed/aggregate/summary.json");

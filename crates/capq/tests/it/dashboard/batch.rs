@@ -153,7 +153,10 @@ fn a_batch_page_shows_a_partial_aggregate_then_the_stored_one() {
         "{}",
         overview.body
     );
-    assert_eq!(app.get("/api/overview").json()["batches"][0]["has_aggregate"], true);
+    assert_eq!(
+        app.get("/api/overview").json()["batches"][0]["has_aggregate"],
+        true
+    );
 
     // Three of four days done: a partial aggregate of exactly those three.
     let api = app.get(&format!("/api{page_url}"));
@@ -174,15 +177,25 @@ fn a_batch_page_shows_a_partial_aggregate_then_the_stored_one() {
     assert!(page.body.contains("Partial: 3 of 4 days."), "{}", page.body);
     assert!(page.body.contains("Partial aggregate"), "{}", page.body);
     for key in CHARTS {
-        assert!(page.body.contains(&format!("id=\"report-{key}-svg\"")), "{key}");
+        assert!(
+            page.body.contains(&format!("id=\"report-{key}-svg\"")),
+            "{key}"
+        );
     }
-    assert!(!page.body.contains("/files/report.html"), "no files before the job ran");
+    assert!(
+        !page.body.contains("/files/report.html"),
+        "no files before the job ran"
+    );
     let version = |body: &str| {
         let start = body.find("data-version=\"").unwrap() + "data-version=\"".len();
         body[start..start + 16].to_owned()
     };
     let partial_version = version(&page.body);
-    assert_eq!(version(&app.get(&page_url).body), partial_version, "nothing changed");
+    assert_eq!(
+        version(&app.get(&page_url).body),
+        partial_version,
+        "nothing changed"
+    );
     assert!(!batch.folder().exists(), "the aggregate job has not run");
 
     // The last day, then the aggregate: the page shows what the job stored.
@@ -217,9 +230,17 @@ fn a_batch_page_shows_a_partial_aggregate_then_the_stored_one() {
     assert!(report.body.starts_with("<!DOCTYPE html>"));
     for bad in ["notes.txt", "..%2F..%2Fetc%2Fpasswd", "%2E%2E"] {
         let refused = app.get(&format!("{page_url}/files/{bad}"));
-        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{bad}: {}", refused.body);
+        assert_eq!(
+            refused.status,
+            StatusCode::NOT_FOUND,
+            "{bad}: {}",
+            refused.body
+        );
     }
-    assert_eq!(app.get("/batches/no-such-batch").status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/batches/no-such-batch").status,
+        StatusCode::NOT_FOUND
+    );
 
     // A dashboard that may not read the folder says so, and reads nothing.
     let elsewhere = self::app(&redis, "s3://");
@@ -232,7 +253,9 @@ fn a_batch_page_shows_a_partial_aggregate_then_the_stored_one() {
         "{api}"
     );
     assert_eq!(
-        elsewhere.get(&format!("{page_url}/files/summary.json")).status,
+        elsewhere
+            .get(&format!("{page_url}/files/summary.json"))
+            .status,
         StatusCode::FORBIDDEN
     );
 }
@@ -252,7 +275,10 @@ async fn charts_drawn(client: &Client, what: &str) {
             .expect("measure the chart");
         let size: Vec<f64> = serde_json::from_value(size.clone())
             .unwrap_or_else(|_| panic!("{what}: no chart {key}: {size}"));
-        assert!(size[0] > 300.0 && size[1] > 100.0, "{what}: {key} is {size:?}");
+        assert!(
+            size[0] > 300.0 && size[1] > 100.0,
+            "{what}: {key} is {size:?}"
+        );
         assert!(size[2] > 5.0, "{what}: {key} draws nothing: {size:?}");
     }
 }
@@ -315,31 +341,58 @@ fn batch_pages_and_the_stored_report_in_chromium() {
             .expect("the progress bar's link");
         shots.push(screenshot_of(&client, "#batches", "batch-overview.png").await);
         link.click().await.expect("follow it");
-        let banner =
-            wait_for_text(&client, ".capq-report .banner.partial", "Partial: 3 of 4 days.", Duration::from_secs(60)).await;
+        let banner = wait_for_text(
+            &client,
+            ".capq-report .banner.partial",
+            "Partial: 3 of 4 days.",
+            Duration::from_secs(60),
+        )
+        .await;
         assert!(banner.contains("still running"), "{banner}");
         assert_eq!(
             client.current_url().await.unwrap().path(),
             format!("/batches/{}", batch.id)
         );
         charts_drawn(&client, "the partial aggregate").await;
-        shots.push(save_png("batch-partial.png", &client.screenshot().await.unwrap()));
+        shots.push(save_png(
+            "batch-partial.png",
+            &client.screenshot().await.unwrap(),
+        ));
         shots.push(screenshot_of(&client, "#batch-status", "batch-status.png").await);
 
         // The last day and the aggregate run; the page updates itself to the stored aggregate.
         std::thread::scope(|scope| {
             scope.spawn(|| finish(&redis, &batch));
         });
-        wait_for_text(&client, "#batch-report .report-head", "as its job stored it", Duration::from_secs(90)).await;
+        wait_for_text(
+            &client,
+            "#batch-report .report-head",
+            "as its job stored it",
+            Duration::from_secs(90),
+        )
+        .await;
         charts_drawn(&client, "the stored aggregate").await;
         let own: Vec<String> = resources(&client).await;
         assert!(!own.is_empty());
         for url in &own {
-            assert!(url.starts_with(&format!("{base}/")), "the page fetched {url}");
+            assert!(
+                url.starts_with(&format!("{base}/")),
+                "the page fetched {url}"
+            );
         }
-        shots.push(save_png("batch-final.png", &client.screenshot().await.unwrap()));
+        shots.push(save_png(
+            "batch-final.png",
+            &client.screenshot().await.unwrap(),
+        ));
         for key in ["daily", "routes", "heatmap"] {
-            shots.push(screenshot_of(&client, &format!("#report-{key}"), &format!("batch-{key}.png")).await);
+            shots.push(
+                screenshot_of(
+                    &client,
+                    &format!("#report-{key}"),
+                    &format!("batch-{key}.png"),
+                )
+                .await,
+            );
         }
         assert!(client.get_alert_text().await.is_err(), "an alert opened");
 
@@ -356,7 +409,10 @@ fn batch_pages_and_the_stored_report_in_chromium() {
             .await
             .unwrap();
         assert_eq!(scripts, json!(0));
-        shots.push(save_png("batch-report-html.png", &client.screenshot().await.unwrap()));
+        shots.push(save_png(
+            "batch-report-html.png",
+            &client.screenshot().await.unwrap(),
+        ));
         client.close().await.expect("close the session");
         shots
     });

@@ -84,7 +84,12 @@ pub(super) fn http_status(port: u16, path: &str) -> Option<u16> {
     reply.split_whitespace().nth(1)?.parse().ok()
 }
 
-pub(super) async fn wait_for_text(client: &Client, css: &str, wanted: &str, timeout: Duration) -> String {
+pub(super) async fn wait_for_text(
+    client: &Client,
+    css: &str,
+    wanted: &str,
+    timeout: Duration,
+) -> String {
     let deadline = Instant::now() + timeout;
     loop {
         let text = match client.find(Locator::Css(css)).await {
