@@ -338,6 +338,71 @@ mod tests {
         text.parse().expect("a date")
     }
 
+    fn request(args: Vec<Value>, kwargs: Vec<(&str, Value)>) -> Result<Request, String> {
+        let args = crate::task::bind(&Aggregate, &call(NAME, args, kwargs))?;
+        Request::from_args(&args)
+    }
+
+    #[test]
+    fn arguments_are_checked_and_defaulted() {
+        let s = |t: &str| Value::Str(t.to_owned());
+        let ok = request(vec![s("s3://b/processed/")], vec![("output", Value::None)]).unwrap();
+        assert_eq!(ok.output.to_string(), "s3://b/processed/aggregate");
+        assert_eq!(ok.days, None);
+        assert_eq!(ok.window, WindowChoice::default());
+        let full = request(
+            vec![s("out/"), s("elsewhere/"), s("2016-11-24..2016-11-25")],
+            vec![("profile", s("wmata"))],
+        )
+        .unwrap();
+        assert_eq!(full.days.map(|d| d.len()), Some(2));
+        assert_eq!(full.window, WindowChoice::Profile(Profile::Wmata));
+        let custom = request(vec![s("out/")], vec![("window", s("-120,420"))]).unwrap();
+        assert!(matches!(custom.window, WindowChoice::Custom(_)));
+        for (args, kwargs, wanted) in [
+            (vec![], vec![], "missing 1 required argument: `input`"),
+            (
+                vec![Value::Int(3)],
+                vec![],
+                "argument `input` must be a str",
+            ),
+            (
+                vec![s("out/"), s("https://h/x/")],
+                vec![],
+                "http(s) locations are read-only",
+            ),
+            (
+                vec![s("out/")],
+                vec![("days", s("yesterday"))],
+                "argument `days`",
+            ),
+            (
+                vec![s("out/")],
+                vec![("profile", s("fast"))],
+                "argument `profile`",
+            ),
+            (
+                vec![s("out/")],
+                vec![("window", s("300,-60"))],
+                "argument `window`",
+            ),
+            (
+                vec![s("out/")],
+                vec![("profile", s("tcqsm")), ("window", s("-60,300"))],
+                "not both",
+            ),
+            (
+                vec![s("out/")],
+                vec![("days", Value::Int(1))],
+                "must be a str or None",
+            ),
+            (vec![s("ftp://h/x/")], vec![], "argument `input`"),
+        ] {
+            let error = request(args.clone(), kwargs.clone()).unwrap_err();
+            assert!(error.contains(wanted), "{args:?} {kwargs:?}: {error}");
+        }
+    }
+
     #[test]
     fn days_of_both_day_tasks_by_position_and_by_name() {
         let s = |t: &str| Value::Str(t.to_owned());

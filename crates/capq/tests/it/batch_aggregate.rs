@@ -357,3 +357,75 @@ fn the_readmes_python_snippet_adds_the_aggregate_after_its_own_days() {
         worker.terminate();
     }
 }
+
+#[test]
+fn aggregate_needs_a_folder_and_a_folder_the_worker_may_write() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    // An output prefix that is not a folder: refused, and nothing enqueued.
+    let refused = run_capq(
+        &[
+            "enqueue",
+            "--url",
+            &url,
+            "--days",
+            DAYS,
+            "--output",
+            "s3://b/run1-",
+            "--aggregate",
+        ],
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("--aggregate needs --output to be a folder ending with '/'"),
+        "{refused:?}"
+    );
+    assert_eq!(redis.command(&["DBSIZE"]).int(), Some(0));
+
+    // A local folder the worker may not write: every day fails, the aggregate still runs once
+    // they have, and fails saying why, having read nothing.
+    let out = tempfile::tempdir().unwrap();
+    let output = format!("{}/", out.path().display());
+    let enqueued = run_capq(
+        &[
+            "enqueue",
+            "--url",
+            &url,
+            "--days",
+            "2016-11-24..2016-11-25",
+            "--output",
+            &output,
+            "--aggregate",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(enqueued.status.success(), "{enqueued:?}");
+    let printed: Json = serde_json::from_slice(&enqueued.stdout).unwrap();
+    let aggregate = printed["aggregate"]["id"].as_str().unwrap().to_owned();
+    let mut worker = spawn_worker(&redis, None, &["--burst"]);
+    assert!(
+        worker.wait(Duration::from_secs(120)).success(),
+        "{}",
+        worker.log()
+    );
+    if status(&redis, &aggregate) == "queued" {
+        // Released as the burst worker found its queue empty: one more pass runs it.
+        let mut again = spawn_worker(&redis, None, &["--burst"]);
+        assert!(
+            again.wait(Duration::from_secs(120)).success(),
+            "{}",
+            again.log()
+        );
+    }
+    assert_eq!(status(&redis, &aggregate), "failed");
+    let shown = run_capq(&["failed", "show", &aggregate, "--url", &url], &[]);
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(
+        shown.contains("capq.aggregate(): argument `input`") && shown.contains("is not allowed"),
+        "{shown}"
+    );
+    assert!(!out.path().join("aggregate").exists());
+}
