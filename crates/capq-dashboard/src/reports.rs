@@ -5,7 +5,7 @@
 //! them (the same renderer as `report.html`, under the dashboard's own stylesheet and policy).
 //! While the batch runs, the page shows a *partial* aggregate over the days done so far, labelled
 //! as such: each day that has finished is read once, from its partial when current and from its
-//! CSV otherwise, and kept in memory as an encoded partial (about 150 kB a day); the aggregate is
+//! CSV otherwise, and kept in memory as an encoded partial (about 230 kB a day); the aggregate is
 //! then merged from those, so a page view never re-reads a year. A day that failed is listed as
 //! failed; one whose job has not ended is left out until it does.
 //!
