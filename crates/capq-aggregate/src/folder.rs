@@ -329,6 +329,24 @@ pub fn aggregate_folder(
     })
 }
 
+/// Reads one day of a folder as [`aggregate_folder`] does: from its partial when that is
+/// current (and `use_partials`), else from its CSV. For callers that keep days between
+/// aggregates, such as the dashboard's partial aggregate of a running batch, which reads each
+/// day once as it ends.
+pub fn read_day(
+    entry: &DayEntry,
+    fetch: &Fetch<'_>,
+    use_partials: bool,
+) -> Result<(DayPartial, PartialUse), Error> {
+    let options = FolderOptions {
+        use_partials,
+        write_partials: false,
+        threads: 1,
+        ..FolderOptions::default()
+    };
+    one_day(entry, fetch, &options).result
+}
+
 /// Reads one day: its partial when current, else its CSV.
 fn one_day(entry: &DayEntry, fetch: &Fetch<'_>, options: &FolderOptions) -> Done {
     let source = if !options.use_partials {

@@ -42,7 +42,7 @@ pub use aggregate::{Aggregator, DayFlag};
 pub use error::Error;
 pub use folder::{
     DayEntry, DayOutcome, Fetch, FileInfo, FolderOptions, FolderOutput, PartialUse,
-    aggregate_folder, folder_days,
+    aggregate_folder, folder_days, read_day,
 };
 pub use hash::content_hash;
 pub use partial::{DayPartial, PartialBuilder, SourceInfo, partial_name};

@@ -13,6 +13,8 @@ pub mod local;
 pub mod monitor;
 /// A job's `data`: the call to make, decoded safely from pickle or JSON.
 pub mod payload;
+/// Aggregating processed days held in storage, and storing the aggregate folder.
+pub mod stored_aggregate;
 /// The task registry and argument binding.
 pub mod task;
 /// The built-in tasks.

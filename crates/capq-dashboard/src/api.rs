@@ -9,6 +9,7 @@
 //! | `/api/jobs/{id}`           | one job in full                                    |
 //! | `/api/workers`             | every worker                                       |
 //! | `/api/failed`              | a page of failures of every queue                  |
+//! | `/api/batches/{id}`        | a batch, its aggregate job and aggregate summary   |
 //!
 //! Actions are POSTs: `/api/jobs/{id}/{requeue,delete,cancel,stop}`,
 //! `/api/failed/{requeue,delete}` with a JSON body `{"ids": [...]}` (or `{"all": true}` to
@@ -27,7 +28,7 @@ use crate::actions::{Action, outcome_response};
 use crate::error::{ApiError, Error};
 use crate::extract::{PathParams, QueryParams};
 use crate::pages::overview::QueueSummary;
-use crate::pages::{failed, job, overview, queue, workers};
+use crate::pages::{batch, failed, job, overview, queue, workers};
 use crate::state::AppState;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/jobs/{id}", get(get_job))
         .route("/workers", get(get_workers))
         .route("/failed", get(get_failed))
+        .route("/batches/{id}", get(get_batch))
         .route("/jobs/{id}/{verb}", post(post_job))
         .route("/failed/{verb}", post(post_failed))
         .route("/queues/{name}/{verb}", post(post_queue))
@@ -69,6 +71,13 @@ async fn get_job(
     PathParams(id): PathParams<String>,
 ) -> ApiResult<Json<job::JobDetail>> {
     Ok(Json(job::load(&state, &id).await?))
+}
+
+async fn get_batch(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<String>,
+) -> ApiResult<Json<batch::BatchPage>> {
+    Ok(Json(batch::load(&state, &id).await?))
 }
 
 async fn get_workers(State(state): State<AppState>) -> ApiResult<Json<workers::Workers>> {

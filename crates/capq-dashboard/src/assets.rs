@@ -1,4 +1,4 @@
-//! The stylesheet, script and icon, compiled into the binary: the dashboard needs no CDN and
+//! The stylesheets (the dashboard's and the aggregate report's), script and icon, compiled into the binary: the dashboard needs no CDN and
 //! no internet. URLs carry a hash of the content (`/assets/app.js?v=…`), so browsers may cache
 //! them for good and still get a new version the moment it changes.
 
@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::extract::PathParams;
 
 /// Every asset: name, content type, content.
-const FILES: [(&str, &str, &str); 3] = [
+const FILES: [(&str, &str, &str); 4] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -20,6 +20,13 @@ const FILES: [(&str, &str, &str); 3] = [
         "app.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/app.js"),
+    ),
+    // The report's own sheet, every rule scoped under `.capq-report`: batch pages embed the
+    // report's content under this policy, which forbids inline styles.
+    (
+        "report.css",
+        "text/css; charset=utf-8",
+        capq_aggregate::report::REPORT_CSS,
     ),
     (
         "favicon.svg",

@@ -37,6 +37,9 @@ pub enum Error {
     /// `retry_after` seconds.
     #[error("{message}")]
     Throttled { message: String, retry_after: u64 },
+    /// Storage (S3, a folder) could not be read.
+    #[error("{0}")]
+    Storage(String),
     /// A fault of the dashboard itself, not of the request.
     #[error("{0}")]
     Internal(String),
@@ -63,6 +66,7 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Storage(_) => StatusCode::BAD_GATEWAY,
             Error::Serve(_) | Error::Randomness | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -101,6 +105,7 @@ impl Error {
             StatusCode::FORBIDDEN => "Refused",
             StatusCode::METHOD_NOT_ALLOWED => "Not an action link",
             StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+            StatusCode::BAD_GATEWAY => "Storage unavailable",
             _ => "Error",
         }
     }

@@ -29,6 +29,7 @@ mod health;
 mod metrics;
 mod pages;
 mod redirect;
+mod reports;
 mod state;
 mod throttle;
 mod values;
@@ -41,6 +42,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 pub use error::Error;
+pub use reports::Outputs;
 pub use state::{AppState, Config};
 pub use throttle::ThrottleConfig;
 
@@ -52,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}", get(pages::job::page))
         .route("/workers", get(pages::workers::page))
         .route("/failed", get(pages::failed::page))
+        .route("/batches/{id}", get(pages::batch::page))
+        .route("/batches/{id}/files/{name}", get(pages::batch::file))
         .route("/login", get(auth::login_form).post(auth::login_submit))
         .route("/logout", post(auth::logout))
         .route("/assets/{name}", get(assets::serve))

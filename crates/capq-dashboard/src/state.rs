@@ -8,6 +8,9 @@
 //! dashboards sample) and into a ring buffer of the last hour that pages read. A dashboard that
 //! starts fills its buffer from Redis, so a restart or a second replica draws the same history.
 //! The buffer sits behind a std mutex: it is held for a push or a copy, never across an await.
+//!
+//! Batch pages read the batch's outputs and aggregate from storage (`Config::outputs`), through
+//! a cache of each batch's aggregate (`reports.rs`).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -20,6 +23,7 @@ use serde::Serialize;
 use crate::auth::Keys;
 use crate::error::{Error, Result};
 use crate::format;
+use crate::reports::{Outputs, Reports};
 use crate::throttle::{Throttle, ThrottleConfig};
 
 /// How the dashboard behaves.
@@ -44,6 +48,13 @@ pub struct Config {
     pub batches_shown: usize,
     /// How wrong tokens are throttled per client (see `throttle.rs`).
     pub throttle: ThrottleConfig,
+    /// Where batch outputs and aggregates are read from, for batch pages; `None`: nowhere.
+    pub outputs: Option<Outputs>,
+    /// How often a running batch's partial aggregate is brought up to date, at most.
+    pub report_refresh: Duration,
+    /// How long a batch page waits for its aggregate before answering without it (the
+    /// computation goes on, and the page's live updates bring it in).
+    pub report_wait: Duration,
 }
 
 impl Default for Config {
@@ -57,6 +68,9 @@ impl Default for Config {
             redis_timeout: Duration::from_secs(5),
             batches_shown: 10,
             throttle: ThrottleConfig::default(),
+            outputs: None,
+            report_refresh: Duration::from_secs(10),
+            report_wait: Duration::from_secs(3),
         }
     }
 }
@@ -112,6 +126,7 @@ struct Inner {
     keys: Keys,
     throttle: Throttle,
     history: Mutex<VecDeque<Sample>>,
+    reports: Reports,
 }
 
 impl AppState {
@@ -125,6 +140,7 @@ impl AppState {
                 config,
                 keys,
                 history: Mutex::new(VecDeque::new()),
+                reports: Reports::default(),
             }),
         })
     }
@@ -139,6 +155,11 @@ impl AppState {
 
     pub(crate) fn throttle(&self) -> &Throttle {
         &self.inner.throttle
+    }
+
+    /// The batches' aggregates, as batch pages show them.
+    pub(crate) fn reports(&self) -> &Reports {
+        &self.inner.reports
     }
 
     /// The Redis handle, for reads wrapped in [`AppState::read`].

@@ -38,6 +38,39 @@ pub struct BatchInfo {
     pub created_at: String,
     /// Seconds since the epoch (the score in `capq:batches`).
     pub created_epoch: f64,
+    /// The batch's aggregate job (`capq enqueue --aggregate`), and the folder it writes.
+    pub aggregate_job: Option<String>,
+    pub aggregate: Option<String>,
+}
+
+/// One day of a batch: the job that processes it, and how that job stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchDay {
+    pub day: String,
+    pub job_id: String,
+    /// `None` when the job's record is gone (a finished job's expires after its result TTL).
+    pub status: Option<String>,
+}
+
+impl BatchInfo {
+    fn of(id: String, created_epoch: f64, record: &HashMap<String, String>) -> BatchInfo {
+        let get = |field: &str| record.get(field).cloned().unwrap_or_default();
+        let count = |field: &str| get(field).parse().unwrap_or(0);
+        let optional = |field: &str| record.get(field).filter(|v| !v.is_empty()).cloned();
+        BatchInfo {
+            description: get("description"),
+            queue: get("queue"),
+            output: get("output"),
+            size: count("size"),
+            finished: count("finished"),
+            failed: count("failed"),
+            created_at: get("created_at"),
+            created_epoch,
+            aggregate_job: optional("aggregate_job"),
+            aggregate: optional("aggregate"),
+            id,
+        }
+    }
 }
 
 /// Jobs that ended in one minute, fleet-wide.
@@ -177,23 +210,55 @@ impl Redis {
             .into_iter()
             .zip(records)
             .filter(|(_, record)| !record.is_empty())
-            .map(|((id, created_epoch), record)| {
-                let get = |field: &str| record.get(field).cloned().unwrap_or_default();
-                let count = |field: &str| get(field).parse().unwrap_or(0);
-                BatchInfo {
-                    description: get("description"),
-                    queue: get("queue"),
-                    output: get("output"),
-                    size: count("size"),
-                    finished: count("finished"),
-                    failed: count("failed"),
-                    created_at: get("created_at"),
-                    created_epoch,
-                    id,
-                }
-            })
+            .map(|((id, created_epoch), record)| BatchInfo::of(id, created_epoch, &record))
             .collect();
         Ok((total, batches))
+    }
+
+    /// One batch, `None` when there is no such batch.
+    pub async fn batch(&self, id: &str) -> Result<Option<BatchInfo>> {
+        let (record, score): (HashMap<String, String>, Option<f64>) = redis::pipe()
+            .hgetall(keys::batch(id))
+            .zscore(keys::BATCHES, id)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(Error::redis("read a batch"))?;
+        Ok((!record.is_empty())
+            .then(|| BatchInfo::of(id.to_owned(), score.unwrap_or(0.0), &record)))
+    }
+
+    /// A batch's days in order, each with its job's status: one round trip for the days, one
+    /// per thousand days for the statuses. Empty for batches enqueued before days were recorded.
+    pub async fn batch_days(&self, id: &str) -> Result<Vec<BatchDay>> {
+        let mut conn = self.conn.clone();
+        let days: HashMap<String, String> = conn
+            .hgetall(keys::batch_days(id))
+            .await
+            .map_err(Error::redis("read a batch's days"))?;
+        let mut days: Vec<(String, String)> = days.into_iter().collect();
+        days.sort();
+        let mut out = Vec::with_capacity(days.len());
+        for chunk in days.chunks(1_000) {
+            let mut pipe = redis::pipe();
+            for (_, job_id) in chunk {
+                pipe.hget(keys::job(job_id), "status");
+            }
+            let statuses: Vec<Option<String>> = pipe
+                .query_async(&mut conn)
+                .await
+                .map_err(Error::redis("read a batch's days"))?;
+            out.extend(
+                chunk
+                    .iter()
+                    .zip(statuses)
+                    .map(|((day, job_id), status)| BatchDay {
+                        day: day.clone(),
+                        job_id: job_id.clone(),
+                        status,
+                    }),
+            );
+        }
+        Ok(out)
     }
 
     /// Jobs that ended in each of the `minutes` minutes up to and including `last` (whole

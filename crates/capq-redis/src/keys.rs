@@ -144,6 +144,13 @@ pub fn batch(id: &str) -> String {
     format!("{}{id}", prefix::BATCH)
 }
 
+/// A batch's jobs by the day each processes (field: day, value: job id), kept as long as the
+/// batch's description: a finished job's own record expires, and this is how the batch still
+/// knows which day it was.
+pub fn batch_days(id: &str) -> String {
+    format!("{}{id}:days", prefix::BATCH)
+}
+
 /// The queue name of a queue key, if it is one.
 pub fn queue_name(key: &str) -> Option<&str> {
     key.strip_prefix(prefix::QUEUE)
@@ -181,6 +188,7 @@ mod tests {
         assert_eq!(dependencies("D"), "rq:job::D:dependencies");
         assert_eq!(dependents("P"), "rq:job:P:dependents");
         assert_eq!(started("default"), "rq:wip:default");
+        assert_eq!(batch_days("b"), "capq:batch:b:days");
         assert_eq!(queue_name("rq:queue:high"), Some("high"));
         assert_eq!(queue_name("rq:queue:high:intermediate"), None);
         assert_eq!(queue_name("rq:job:x"), None);

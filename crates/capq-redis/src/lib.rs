@@ -10,6 +10,8 @@ mod broker;
 mod client;
 /// The dashboard's reads and actions: batches, throughput, statistics, pages, cancelling.
 pub mod dashboard;
+/// A job's dependencies as the task that runs it reads them.
+mod dependencies;
 /// Enqueueing jobs and batches.
 pub mod enqueue;
 /// The crate's error type.
@@ -24,7 +26,7 @@ mod scripts;
 pub use admin::FailedJob;
 pub use client::{Redis, redact};
 pub use dashboard::{
-    BatchInfo, CancelOutcome, DepthSample, FleetStats, JobPage, MinuteCounts, PageEntry,
+    BatchDay, BatchInfo, CancelOutcome, DepthSample, FleetStats, JobPage, MinuteCounts, PageEntry,
 };
 pub use enqueue::{Batch, NewJob};
 pub use error::{Error, Result};

@@ -5,7 +5,8 @@ use redis::{Script, ScriptInvocation};
 
 use crate::keys;
 
-/// Every script, compiled into the binary.
+/// Every script, compiled into the binary. The scripts that end jobs start with
+/// `lua/dependents.lua`, the one place RQ's rule for releasing dependents is written.
 pub(crate) struct Scripts {
     pub claim: Script,
     pub claim_waited: Script,
@@ -27,9 +28,15 @@ impl Scripts {
         Scripts {
             claim: Script::new(include_str!("lua/claim.lua")),
             claim_waited: Script::new(include_str!("lua/claim_waited.lua")),
-            finish: Script::new(include_str!("lua/finish.lua")),
+            finish: Script::new(concat!(
+                include_str!("lua/dependents.lua"),
+                include_str!("lua/finish.lua")
+            )),
             heartbeat: Script::new(include_str!("lua/heartbeat.lua")),
-            maintain: Script::new(include_str!("lua/maintain.lua")),
+            maintain: Script::new(concat!(
+                include_str!("lua/dependents.lua"),
+                include_str!("lua/maintain.lua")
+            )),
             schedule: Script::new(include_str!("lua/schedule.lua")),
             register: Script::new(include_str!("lua/register.lua")),
             deregister: Script::new(include_str!("lua/deregister.lua")),

@@ -41,7 +41,8 @@ pub enum Command {
     Bench(BenchCommand),
     /// Run jobs from Redis queues (RQ's layout), writing results to storage.
     Worker(WorkerArgs),
-    /// Enqueue one `capq.process_day` job per day, as one batch; prints the job ids.
+    /// Enqueue one `capq.process_day` job per day, as one batch (and with `--aggregate` its
+    /// aggregate job); prints the job ids.
     Enqueue(EnqueueArgs),
     /// Show queues (jobs per registry) and workers (state, current job).
     Info(InfoArgs),
@@ -118,6 +119,16 @@ pub struct DashboardArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// Where batch pages may read outputs and aggregates (S3 credentials from `AWS_*`):
+    /// `s3://` (any bucket), `s3://bucket/prefix` or a local folder; repeat the flag or separate
+    /// by commas; `none` to read nothing [default: s3://, no local path]
+    #[arg(
+        long = "read-outputs",
+        value_name = "PREFIX",
+        env = "CAPQ_DASHBOARD_READ_OUTPUTS",
+        value_delimiter = ','
+    )]
+    pub read_outputs: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -259,6 +270,10 @@ pub struct EnqueueArgs {
     /// Print the batch and job ids as JSON
     #[arg(long)]
     pub json: bool,
+    /// End the batch with its aggregate: one `capq.aggregate` job that waits (deferred) until
+    /// every day has ended, finished or failed, then writes `<PREFIX>aggregate/`
+    #[arg(long)]
+    pub aggregate: bool,
 }
 
 #[derive(Debug, Args)]

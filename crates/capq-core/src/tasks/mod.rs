@@ -1,6 +1,7 @@
 //! The built-in tasks, one module each: day processing and harmless demos for every worker,
 //! plus tasks with side effects that only test suites switch on.
 
+pub mod aggregate;
 mod demo;
 mod process_day;
 mod test_only;
@@ -9,10 +10,11 @@ use std::sync::Arc;
 
 use crate::task::Task;
 
-/// Every task a worker runs: `capq.process_day`, `tasks.process_day_to_s3`, and the demos
-/// `capq.noop`, `capq.sleep` and `capq.fail`.
+/// Every task a worker runs: `capq.process_day`, `tasks.process_day_to_s3`, `capq.aggregate`,
+/// and the demos `capq.noop`, `capq.sleep` and `capq.fail`.
 pub fn all() -> Vec<Arc<dyn Task>> {
     vec![
+        Arc::new(aggregate::Aggregate),
         Arc::new(process_day::ProcessDay),
         Arc::new(process_day::ProcessDayToS3),
         Arc::new(demo::Noop),

@@ -113,7 +113,12 @@
       if (pointerDown) return;
       regions.forEach((region) => {
         const fresh = doc.getElementById(region.id);
-        if (fresh) swap(region, fresh);
+        // A region with a version (a batch's report) is swapped only when it changed, so what
+        // the reader opened or scrolled to stays put.
+        if (fresh && !(fresh.dataset.version && fresh.dataset.version === region.dataset.version)) {
+          swap(region, fresh);
+          if (fresh.dataset.version) region.dataset.version = fresh.dataset.version;
+        }
       });
       if (doc.title) document.title = doc.title;
       say('live · ' + new Date().toLocaleTimeString(), 'ok');

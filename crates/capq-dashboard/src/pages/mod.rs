@@ -5,8 +5,10 @@
 //! Each page module has a serializable model with a `load` function, used both by its HTML
 //! handler and by its `/api/...` twin, so the JSON behind a page is exactly what it shows.
 //! Templates are maud's, which escapes every interpolated string; nothing job-provided is ever
-//! inserted with `PreEscaped`.
+//! inserted with `PreEscaped`. The one `PreEscaped` is the batch page's report, drawn by
+//! capq-aggregate's renderer, which escapes every string from the data itself.
 
+pub mod batch;
 pub mod failed;
 pub mod job;
 pub mod login;
@@ -100,6 +102,7 @@ pub fn layout(ctx: &PageCtx, nav: Nav, title: &str, suspended: bool, content: Ma
                 title { (title) " · capq" }
                 link rel="icon" href=(assets::url("favicon.svg")) type="image/svg+xml";
                 link rel="stylesheet" href=(assets::url("app.css"));
+                link rel="stylesheet" href=(assets::url("report.css"));
                 script src=(assets::url("app.js")) defer {}
             }
             body {

@@ -1,6 +1,6 @@
 //! `/`: the state of everything at a glance. Every queue with its jobs per state; the workers
 //! online; jobs per second over the last minutes; each batch of `capq enqueue` with a progress
-//! bar and an ETA; and two charts, jobs ended per minute (from the workers' per-minute counters
+//! bar and an ETA (linking to the batch's page when it has an aggregate); and two charts, jobs ended per minute (from the workers' per-minute counters
 //! in Redis) and queue depth over time (sampled by the dashboards, kept in Redis).
 
 use std::time::SystemTime;
@@ -11,6 +11,7 @@ use capq_redis::{BatchInfo, MinuteCounts, QueueCounts, Registry, WorkerInfo};
 use maud::{Markup, html};
 use serde::Serialize;
 
+use super::batch::batch_url;
 use super::{Nav, PageCtx, action, layout, queue_url};
 use crate::chart::{self, DepthPoint, MinuteBar};
 use crate::error::Result;
@@ -128,6 +129,8 @@ pub struct BatchView {
     /// Seconds until the rest would be done at that rate.
     pub eta_seconds: Option<f64>,
     pub complete: bool,
+    /// The batch ends with an aggregate job (`capq enqueue --aggregate`): its page shows it.
+    pub has_aggregate: bool,
 }
 
 impl BatchView {
@@ -152,6 +155,7 @@ impl BatchView {
             eta_seconds: rate.filter(|_| remaining > 0).map(|r| remaining as f64 / r),
             rate,
             complete: remaining == 0,
+            has_aggregate: batch.aggregate_job.is_some(),
         }
     }
 }
@@ -390,13 +394,22 @@ fn batch_row(b: &BatchView, now: f64) -> Markup {
                 span.muted { "→ " (b.output) }
                 span.muted title=(format::utc(b.created_at)) { "enqueued " (format::ago(b.created_at, now)) }
             }
-            (chart::progress(b.finished, b.failed, b.size))
+            @if b.has_aggregate {
+                a.progress-link href=(batch_url(&b.id)) title="The batch's page: its aggregate's figures and charts" {
+                    (chart::progress(b.finished, b.failed, b.size))
+                }
+            } @else {
+                (chart::progress(b.finished, b.failed, b.size))
+            }
             div.figures {
                 span { b { (format::percent_label(b.percent_done)) } " done" }
                 span { b { (format::count(done)) } " of " (format::count(b.size)) }
                 span { b { (format::count(b.finished)) } " finished" }
                 span { b { (format::count(b.failed)) } " failed" }
                 span { b { (format::count(b.remaining)) } " remaining" }
+                @if b.has_aggregate {
+                    a href=(batch_url(&b.id)) { "aggregate →" }
+                }
                 @if b.complete {
                     span { "complete" }
                 } @else {

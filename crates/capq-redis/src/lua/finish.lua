@@ -24,8 +24,8 @@
 -- ('' for none); then the number of histogram buckets touched, (bucket, count) pairs, and the summed
 -- run time (s).
 -- Returns one 1 (recorded) or 0 (lease lost) per attempt.
-local P_JOB, P_RESULTS, P_STARTED, P_FINISHED, P_FAILED, P_DEFERRED, P_SCHEDULED, P_QUEUE,
-  S_DEPENDENTS, P_DEPENDENCIES, K_QUEUES = unpack(ARGV, 1, 11)
+local P_JOB, P_RESULTS, P_STARTED, P_FINISHED, P_FAILED, _, P_SCHEDULED, P_QUEUE, _,
+  P_DEPENDENCIES = unpack(ARGV, 1, 10)
 local now, stamp, worker = tonumber(ARGV[13]), ARGV[14], ARGV[15]
 local idle, working_time, starts = ARGV[16] == '1', ARGV[17], tonumber(ARGV[18])
 local first_end = 20 + starts * 3
@@ -46,38 +46,8 @@ local function keep(key, ttl)
   if ttl > 0 then redis.call('EXPIRE', key, ttl) elseif ttl < 0 then redis.call('PERSIST', key) end
 end
 
--- RQ's rule: once a job ends, each deferred dependent whose parents have all finished (or all
--- ended, for dependents that allow failures) is queued.
-local function release_dependents(id, parent_failed, ttl)
-  local dependents_key = P_JOB .. id .. S_DEPENDENTS
-  if redis.call('SCARD', dependents_key) == 0 then return end
-  for _, dependent in ipairs(redis.call('SMEMBERS', dependents_key)) do
-    local key = P_JOB .. dependent
-    local status, origin, allow, front = unpack(redis.call('HMGET', key, 'status', 'origin',
-      'allow_dependency_failures', 'enqueue_at_front'))
-    if status == 'deferred' and origin and (not parent_failed or allow == '1') then
-      local ready = true
-      for _, parent in ipairs(redis.call('SMEMBERS', P_DEPENDENCIES .. dependent .. ':dependencies')) do
-        local parent_status = redis.call('HGET', P_JOB .. parent, 'status')
-        local done = parent_status == false or parent_status == 'finished'
-          or (allow == '1' and (parent_status == 'failed' or parent_status == 'stopped'))
-        if not done then ready = false break end
-      end
-      if ready then
-        redis.call('ZREM', P_DEFERRED .. origin, dependent)
-        redis.call('HSET', key, 'status', 'queued', 'enqueued_at', stamp)
-        redis.call('SADD', K_QUEUES, P_QUEUE .. origin)
-        if front == '1' then
-          redis.call('LPUSH', P_QUEUE .. origin, dependent)
-        else
-          redis.call('RPUSH', P_QUEUE .. origin, dependent)
-        end
-        redis.call('SREM', dependents_key, dependent)
-      end
-    end
-  end
-  keep(dependents_key, ttl)
-end
+-- Dependents are released by `release_dependents` (lua/dependents.lua, put in front of this
+-- script): RQ's rule, including for failed parents when the dependent allows failures.
 
 local recorded, succeeded, failed, final_failures = {}, 0, 0, 0
 for i = 0, count - 1 do
@@ -99,8 +69,9 @@ for i = 0, count - 1 do
     if kind == 'finished' then
       succeeded = succeeded + 1
       if result_ttl == 0 then
-        -- result_ttl=0: the result is not kept at all.
-        redis.call('DEL', job_key, results_key)
+        -- result_ttl=0: the result is not kept at all; its dependents still go on.
+        release_dependents(id, 'finished', 0, stamp)
+        redis.call('DEL', job_key, results_key, P_DEPENDENCIES .. id .. ':dependencies')
       else
         redis.call('HSET', job_key, 'status', 'finished', 'ended_at', ended_stamp, 'last_heartbeat', stamp)
         entry[#entry + 1] = 'type'
@@ -113,7 +84,7 @@ for i = 0, count - 1 do
         keep(results_key, result_ttl)
         redis.call('ZADD', P_FINISHED .. queue, result_ttl > 0 and (now + result_ttl) or '+inf', id)
         keep(job_key, result_ttl)
-        release_dependents(id, false, result_ttl)
+        release_dependents(id, 'finished', result_ttl, stamp)
         if has_dependencies then keep(P_DEPENDENCIES .. id .. ':dependencies', result_ttl) end
       end
     elseif kind == 'failed' or kind == 'stopped' then
@@ -128,7 +99,7 @@ for i = 0, count - 1 do
       keep(results_key, failure_ttl)
       redis.call('ZADD', P_FAILED .. queue, failure_ttl > 0 and (now + failure_ttl) or '+inf', id)
       keep(job_key, failure_ttl)
-      release_dependents(id, true, failure_ttl)
+      release_dependents(id, kind, failure_ttl, stamp)
       if has_dependencies then keep(P_DEPENDENCIES .. id .. ':dependencies', failure_ttl) end
     elseif kind == 'retry' then
       failed = failed + 1

@@ -51,6 +51,8 @@ local function recover(id)
       redis.call('EXPIRE', key, ttl)
       redis.call('EXPIRE', P_RESULTS .. id, ttl)
     end
+    -- Failed for good, like any failure: dependents that allow failures go on (dependents.lua).
+    release_dependents(id, 'failed', ttl, stamp)
     abandoned = abandoned + 1
   else
     redis.call('HSET', key, 'status', 'queued', 'enqueued_at', stamp, 'capq_recoveries', recoveries)

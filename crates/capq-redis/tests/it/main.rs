@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod dependents;
 mod requeue;
 
 use std::time::{Duration, SystemTime};

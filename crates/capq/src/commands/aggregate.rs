@@ -3,21 +3,20 @@
 //! stdout.
 //!
 //! The folder is listed once (names, sizes and times, one request on S3); each day is read
-//! from its partial when that is current and from its CSV otherwise, on several threads
-//! (`capq_aggregate::aggregate_folder`); the files are then stored through `Storage::put`,
-//! `summary.json` last, so a reader that finds it finds the whole aggregate.
+//! from its partial when that is current and from its CSV otherwise, on several threads; the
+//! files are then stored, `summary.json` last, so a reader that finds it finds the whole
+//! aggregate (`capq_core::stored_aggregate`, which the batch's aggregate job shares).
 
 use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Context;
-use bytes::Bytes;
 use capmetrics::{Date, parse_day_spec};
 use capq_aggregate::report::ReportOptions;
 use capq_aggregate::{
-    DayOutcome, FileInfo, FolderOptions, FolderOutput, Headline, PartialUse, Profile, Window,
-    WindowChoice, aggregate_folder, folder_days,
+    DayOutcome, FolderOptions, FolderOutput, Headline, PartialUse, Profile, Window, WindowChoice,
 };
+use capq_core::stored_aggregate::aggregate_stored;
 use capq_storage::{Location, Storage};
 
 use super::runtime;
@@ -138,8 +137,9 @@ fn window_choice(profile: Option<&str>, window: Option<&str>) -> anyhow::Result<
 }
 
 /// Aggregates the processed days under `input` and stores the aggregate folder under
-/// `output` (and, when asked, the new partials under `input`). The call behind `capq
-/// aggregate`, for other commands to reuse.
+/// `output` (and, when asked, the new partials under `input`): the call behind `capq
+/// aggregate` (`capq_core::stored_aggregate`, shared with the batch's aggregate job), for other
+/// commands to reuse. Input errors become [`UserError`]s (exit code 1).
 pub fn aggregate_location(
     runtime: &tokio::runtime::Runtime,
     storage: &Storage,
@@ -147,112 +147,15 @@ pub fn aggregate_location(
     output: &Location,
     options: &FolderOptions,
 ) -> anyhow::Result<FolderOutput> {
-    let listing = runtime
-        .block_on(storage.list_entries(input))
-        .with_context(|| format!("listing {input}"))?;
-    let files = listing
-        .into_iter()
-        .map(|e| FileInfo {
-            name: e.name,
-            size: e.size,
-            modified: e.modified,
-        })
-        .collect();
-    let (entries, warnings) = folder_days(files);
-    for warning in warnings {
-        tracing::warn!("{warning}");
-    }
-    if entries.is_empty() && options.days.is_none() {
-        anyhow::bail!(UserError(format!(
-            "no <DAY>_processed.csv files in {input}"
-        )));
-    }
-
-    let handle = runtime.handle().clone();
-    let fetch = |name: &str| -> Result<Option<Vec<u8>>, capq_aggregate::Error> {
-        let location = input.join(name);
-        let fetched = match &location {
-            // Straight from the worker thread: no hop through the runtime for local files.
-            Location::Path(path) => match std::fs::read(path) {
-                Ok(bytes) => return Ok(Some(bytes)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => Err(e.to_string()),
-            },
-            _ => handle
-                .block_on(storage.get(&location))
-                .map(|b| b.map(|b| b.to_vec()))
-                .map_err(|e| e.to_string()),
-        };
-        fetched.map_err(|detail| capq_aggregate::Error::Fetch {
-            file: location.to_string(),
-            detail,
-            input_error: false,
-        })
-    };
-    let outcome = aggregate_folder(&entries, &fetch, options).map_err(|e| -> anyhow::Error {
-        if e.is_input_error() {
-            UserError(e.to_string()).into()
-        } else {
-            e.into()
-        }
-    })?;
-
-    let files = &outcome.aggregate.files;
-    let mut writes: Vec<(Location, Vec<u8>)> = [
-        ("system_daily.csv", &files.system_daily),
-        ("route.csv", &files.route),
-        ("route_hour.csv", &files.route_hour),
-        ("stop.csv", &files.stop),
-        ("histogram.csv", &files.histogram),
-        ("headway.csv", &files.headway),
-    ]
-    .into_iter()
-    .map(|(name, bytes)| (output.join(name), bytes.clone()))
-    .collect();
-    match &outcome.report_html {
-        Ok(html) => writes.push((output.join("report.html"), html.clone().into_bytes())),
-        Err(e) => tracing::warn!("report.html not written: {e}"),
-    }
-    runtime.block_on(put_all(storage, writes))?;
-    // Last, so that a complete summary.json means a complete folder.
-    runtime
-        .block_on(storage.put(
-            &output.join("summary.json"),
-            Bytes::from(files.summary_json.clone()),
-        ))
-        .with_context(|| format!("writing {}", output.join("summary.json")))?;
-    if !outcome.new_partials.is_empty() {
-        let partials = outcome
-            .new_partials
-            .iter()
-            .map(|(name, bytes)| (input.join(name), bytes.clone()))
-            .collect();
-        runtime.block_on(put_all(storage, partials))?;
-    }
-    Ok(outcome)
-}
-
-/// Stores files, a few at a time.
-async fn put_all(storage: &Storage, files: Vec<(Location, Vec<u8>)>) -> anyhow::Result<()> {
-    let mut running = tokio::task::JoinSet::new();
-    for (location, bytes) in files {
-        if running.len() >= 16
-            && let Some(done) = running.join_next().await
-        {
-            done??;
-        }
-        let storage = storage.clone();
-        running.spawn(async move {
-            storage
-                .put(&location, Bytes::from(bytes))
-                .await
-                .with_context(|| format!("writing {location}"))
-        });
-    }
-    while let Some(done) = running.join_next().await {
-        done??;
-    }
-    Ok(())
+    aggregate_stored(runtime.handle(), storage, input, output, options, &|| false).map_err(
+        |e| -> anyhow::Error {
+            if e.is_input_error() {
+                UserError(e.to_string()).into()
+            } else {
+                e.into()
+            }
+        },
+    )
 }
 
 /// The terminal view of `summary.json`.

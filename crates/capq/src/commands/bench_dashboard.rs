@@ -131,6 +131,7 @@ async fn fill(redis: &Redis, finished: usize, failed: usize) -> anyhow::Result<(
         data: Catalog::new(source),
         storage,
         runtime: tokio::runtime::Handle::current(),
+        jobs: None,
     });
     let config = WorkerConfig {
         burst: true,

@@ -1,5 +1,7 @@
 //! `capq enqueue`: one `capq.process_day(day, output)` job per day, as one batch. Prints the
-//! job ids on stdout, one per line, in day order.
+//! job ids on stdout, one per line, in day order. With `--aggregate`, the batch ends with one
+//! `capq.aggregate` job that depends on every day (RQ's dependency keys, failures allowed),
+//! enqueued in the same transactions; its id is printed last.
 
 use capmetrics::parse_day_spec;
 use capq_core::job::backoff_intervals;
@@ -28,7 +30,14 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
             args.queue
         )));
     }
-    let batch = Batch::new(args.days.clone(), args.queue.clone(), args.output.clone());
+    if args.aggregate && !args.output.ends_with('/') {
+        anyhow::bail!(UserError(format!(
+            "--aggregate needs --output to be a folder ending with '/' (the aggregate reads every \
+             <DAY>_processed.csv in it), not {:?}",
+            args.output
+        )));
+    }
+    let mut batch = Batch::new(args.days.clone(), args.queue.clone(), args.output.clone());
     let retries = (args.retries > 0).then(|| {
         (
             args.retries,
@@ -54,23 +63,50 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
                     ("capq_batch".into(), Value::Str(batch.id.clone())),
                     ("day".into(), Value::Str(day.to_string())),
                 ],
+                day: Some(day.to_string()),
                 ..NewJob::new(args.queue.clone(), call)
             }
         })
         .collect();
+    let last = args.aggregate.then(|| {
+        let folder = format!("{}aggregate/", args.output);
+        batch.aggregate = Some(folder.clone());
+        let call = Call {
+            func: capq_core::tasks::aggregate::NAME.into(),
+            args: vec![Value::Str(args.output.clone()), Value::Str(folder)],
+            kwargs: vec![("days".into(), Value::Str(args.days.clone()))],
+            serializer: Serializer::Pickle,
+        };
+        NewJob {
+            // A year from CSVs takes seconds, but give it room: an hour at least.
+            timeout: if args.timeout == -1 {
+                -1
+            } else {
+                args.timeout.max(3600)
+            },
+            result_ttl: args.result_ttl,
+            failure_ttl: args.failure_ttl,
+            retries: retries.clone(),
+            meta: vec![("capq_batch".into(), Value::Str(batch.id.clone()))],
+            ..NewJob::new(args.queue.clone(), call)
+        }
+    });
     runtime()?.block_on(async {
         let redis = connect(&args.redis.url).await?;
-        let ids = redis.enqueue(&jobs, Some(&batch)).await?;
+        let ids = redis
+            .enqueue_with_last(&jobs, Some(&batch), last.as_ref())
+            .await?;
         if args.json {
             let jobs: Vec<_> = days
                 .iter()
                 .zip(&ids)
                 .map(|(day, id)| json!({"day": day.to_string(), "id": id}))
                 .collect();
-            println!(
-                "{}",
-                json!({"batch": batch.id, "queue": args.queue, "jobs": jobs})
-            );
+            let mut printed = json!({"batch": batch.id, "queue": args.queue, "jobs": jobs});
+            if let Some(last) = &last {
+                printed["aggregate"] = json!({"id": last.id, "output": batch.aggregate});
+            }
+            println!("{printed}");
         } else {
             for id in &ids {
                 println!("{id}");
@@ -78,10 +114,16 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
         }
         eprintln!(
             "enqueued {} on queue {} as batch {}",
-            crate::text::count(ids.len() as u64, "job"),
+            crate::text::count(jobs.len() as u64, "job"),
             args.queue,
             batch.id
         );
+        if let (Some(last), Some(folder)) = (&last, &batch.aggregate) {
+            eprintln!(
+                "and its aggregate job {}, deferred until every day has ended; it writes {folder}",
+                last.id
+            );
+        }
         Ok(exit::SUCCESS)
     })
 }

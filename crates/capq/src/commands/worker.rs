@@ -69,6 +69,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
             data: Catalog::new(source),
             storage,
             runtime: tokio::runtime::Handle::current(),
+            jobs: Some(Arc::new(redis.clone())),
         });
         let config = WorkerConfig {
             burst: args.burst,

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod aggregate;
+mod batch_aggregate;
 mod cluster;
 mod dashboard;
 mod deploy;

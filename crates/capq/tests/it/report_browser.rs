@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::queue::eventually;
 
 /// The charts, by the key of their section: each has an SVG `#report-{key}-svg`.
-const CHARTS: [&str; 7] = [
+pub(crate) const CHARTS: [&str; 7] = [
     "daily",
     "hours",
     "histogram",
@@ -159,7 +159,7 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-fn save_png(name: &str, png: &[u8]) -> PathBuf {
+pub(crate) fn save_png(name: &str, png: &[u8]) -> PathBuf {
     assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
     let path = screenshot_dir().join(name);
     std::fs::write(&path, png).expect("write the screenshot");

@@ -16,7 +16,7 @@ use super::{App, SCRIPT, drain};
 use crate::queue::{eventually, spawn_capq, spawn_worker};
 
 /// chromedriver, killed when the test ends.
-struct Driver(Child);
+pub(super) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -27,7 +27,7 @@ impl Drop for Driver {
 
 impl Driver {
     /// Starts chromedriver on a free port and waits until it listens.
-    fn start() -> (Driver, u16) {
+    pub(super) fn start() -> (Driver, u16) {
         let port = free_port();
         let driver = Driver(
             Command::new("/usr/bin/chromedriver")
@@ -45,7 +45,7 @@ impl Driver {
 }
 
 /// A headless chromium session through the chromedriver on `driver_port`, with its own profile.
-async fn chromium(driver_port: u16, profile: &std::path::Path) -> Client {
+pub(super) async fn chromium(driver_port: u16, profile: &std::path::Path) -> Client {
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".to_owned(),
@@ -71,7 +71,7 @@ async fn chromium(driver_port: u16, profile: &std::path::Path) -> Client {
 }
 
 /// A GET over a plain socket: the status code, or `None` while nothing listens.
-fn http_status(port: u16, path: &str) -> Option<u16> {
+pub(super) fn http_status(port: u16, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -84,7 +84,12 @@ fn http_status(port: u16, path: &str) -> Option<u16> {
     reply.split_whitespace().nth(1)?.parse().ok()
 }
 
-async fn wait_for_text(client: &Client, css: &str, wanted: &str, timeout: Duration) -> String {
+pub(super) async fn wait_for_text(
+    client: &Client,
+    css: &str,
+    wanted: &str,
+    timeout: Duration,
+) -> String {
     let deadline = Instant::now() + timeout;
     loop {
         let text = match client.find(Locator::Css(css)).await {

@@ -1,9 +1,11 @@
 //! Tests of the web dashboard: its axum handlers called in-process against a real
 //! `redis-server` filled by real `capq worker` processes (`handlers.rs`), hostile input
 //! (`hostile.rs`), throttling of wrong tokens over real sockets (`throttle.rs`), jobs enqueued
-//! and failed by Python `rq` and by capq side by side (`interop.rs`), and Debian's chromium
-//! driven through chromedriver by fantoccini (`browser.rs`).
+//! and failed by Python `rq` and by capq side by side (`interop.rs`), Debian's chromium
+//! driven through chromedriver by fantoccini (`browser.rs`), and batch pages with their
+//! aggregate, in-process and in chromium (`batch.rs`).
 
+mod batch;
 mod browser;
 mod handlers;
 mod hostile;
