@@ -23,6 +23,7 @@
 
 pub(crate) mod builder;
 mod codec;
+mod view;
 
 pub use builder::PartialBuilder;
 pub use codec::{FORMAT_VERSION, MAGIC};
