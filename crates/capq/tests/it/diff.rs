@@ -211,7 +211,11 @@ fn counts_equal_an_independent_comparison_when_group_max_distance_changes() {
     let rows = &got["rows"];
     assert!(rows["added"].as_u64().unwrap() > 100, "{rows}");
     assert!(rows["changed"].as_u64().unwrap() > 100, "{rows}");
-    assert!(got["days"]["changed"].as_array().unwrap().len() > 10);
+    // Some days move and others (header-only days, days without multi-row groups beyond
+    // 0.25) do not: both paths of the comparison are exercised.
+    let changed = got["days"]["changed"].as_array().unwrap().len();
+    assert!(changed >= 10, "{changed} changed days: {}", got["days"]);
+    assert!(got["days"]["identical"].as_u64().unwrap() >= 10, "{}", got["days"]);
     // A looser distance keeps groups that were dropped: rows are added, none removed.
     assert_eq!(rows["removed"], 0, "{rows}");
 
@@ -332,10 +336,10 @@ fn added_and_removed_days_and_the_json_shape() {
     assert!(json["otp"]["routes"].is_array());
     assert_eq!(json["days"]["added"], serde_json::json!(["2016-11-28"]));
     assert_eq!(json["days"]["removed"], serde_json::json!(["2016-11-24"]));
-    // Gzip is storage, not content: the same rows are an equivalent day, not a change.
-    assert_eq!(json["days"]["equivalent"], serde_json::json!(["2016-11-25"]));
+    // Gzip is storage, not content: the same text is an identical day.
     assert_eq!(json["days"]["changed"], serde_json::json!([]));
-    assert_eq!(json["days"]["identical"], 2);
+    assert_eq!(json["days"]["equivalent"], serde_json::json!([]));
+    assert_eq!(json["days"]["identical"], 3);
     assert_eq!(json["rows"]["added"], added_rows);
     assert_eq!(json["rows"]["removed"], removed_rows);
     assert_eq!(json["rows"]["changed"], 0);
@@ -371,7 +375,7 @@ fn malformed_csv_on_one_side_is_a_clear_error() {
     let broken = b.join("2016-11-26_processed.csv");
     let text = std::fs::read_to_string(&broken).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    lines[7] = lines[7].replacen(",7,", ",7,extra,", 1);
+    lines[7] = format!("extra,{}", lines[7]);
     std::fs::write(&broken, lines.join("\n") + "\n").unwrap();
 
     let output = diff(&[a.to_str().unwrap(), b.to_str().unwrap(), "--exit-code"]);
