@@ -34,7 +34,9 @@ pub(crate) enum Job<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// The same bytes; `by_hash` when content hashes told, without reading the CSVs.
-    Identical { by_hash: bool },
+    Identical {
+        by_hash: bool,
+    },
     /// Different bytes, equivalent rows.
     Equivalent,
     Changed,
@@ -122,7 +124,10 @@ fn key(table: &Table<'_>, columns: &Columns, record: usize) -> Result<(i64, i64)
         whole(table.field(record, column))
             .ok_or_else(|| table.field_error(record, column, name, "not an integer"))
     };
-    Ok((number(columns.trip, "trip_id")?, number(columns.stop, "stop_id")?))
+    Ok((
+        number(columns.trip, "trip_id")?,
+        number(columns.stop, "stop_id")?,
+    ))
 }
 
 fn row(table: &Table<'_>, columns: &Columns, record: usize) -> Result<Row, Error> {
@@ -184,7 +189,12 @@ fn text(bytes: &[u8]) -> String {
 
 impl Context<'_> {
     /// Compares one day, counting its rows into `tally`.
-    pub(crate) fn run(&self, day: Date, job: Job<'_>, tally: &mut Tally) -> Result<DayResult, Error> {
+    pub(crate) fn run(
+        &self,
+        day: Date,
+        job: Job<'_>,
+        tally: &mut Tally,
+    ) -> Result<DayResult, Error> {
         match job {
             Job::Compare(a, b) => self.compare(day, a, b, tally),
             Job::OnlyA(a) => self.one_sided(day, 0, a, tally),
@@ -202,13 +212,26 @@ impl Context<'_> {
         decompress(&label, raw)
     }
 
-    fn table(&self, side: usize, file: &OutputFile, bytes: Vec<u8>) -> Result<Table<'static>, Error> {
-        Table::parse(self.sides[side].file_label(&file.csv.name), Cow::Owned(bytes))
+    fn table(
+        &self,
+        side: usize,
+        file: &OutputFile,
+        bytes: Vec<u8>,
+    ) -> Result<Table<'static>, Error> {
+        Table::parse(
+            self.sides[side].file_label(&file.csv.name),
+            Cow::Owned(bytes),
+        )
     }
 
     /// The bytes of the day's partial on `side`, unless partials are off, there is none, or
     /// the CSV is newer than it (rewritten after it, when both times are known).
-    fn partial_bytes(&self, side: usize, file: &OutputFile, notes: &mut Vec<String>) -> Option<Vec<u8>> {
+    fn partial_bytes(
+        &self,
+        side: usize,
+        file: &OutputFile,
+        notes: &mut Vec<String>,
+    ) -> Option<Vec<u8>> {
         if !self.use_partials {
             return None;
         }
@@ -229,7 +252,13 @@ impl Context<'_> {
 
     /// Decodes a partial; an unusable one is a note, never an error (the CSVs are read
     /// instead).
-    fn decode(&self, side: usize, file: &OutputFile, bytes: &[u8], notes: &mut Vec<String>) -> Option<DayPartial> {
+    fn decode(
+        &self,
+        side: usize,
+        file: &OutputFile,
+        bytes: &[u8],
+        notes: &mut Vec<String>,
+    ) -> Option<DayPartial> {
         let name = file.partial.as_ref().map_or("", |p| p.name.as_str());
         match DayPartial::decode(&self.sides[side].file_label(name), bytes) {
             Ok(decoded) => Some(decoded),
@@ -283,8 +312,10 @@ impl Context<'_> {
         let mut notes = Vec::new();
         let partials = self.partials(day, [a, b], &mut notes);
         let hashes = [
-            a.hash.or_else(|| partials.get(0).and_then(|p| p.source()).map(|s| s.hash)),
-            b.hash.or_else(|| partials.get(1).and_then(|p| p.source()).map(|s| s.hash)),
+            a.hash
+                .or_else(|| partials.get(0).and_then(|p| p.source()).map(|s| s.hash)),
+            b.hash
+                .or_else(|| partials.get(1).and_then(|p| p.source()).map(|s| s.hash)),
         ];
         let identical = |by_hash: bool, unchanged: u64, notes: Vec<String>| {
             let mut result = DayResult::new(Verdict::Identical { by_hash });
@@ -317,7 +348,8 @@ impl Context<'_> {
             return Ok(identical(false, unchanged, notes));
         }
         if let (Some(pa), Some(pb)) = (partials.get(0), partials.get(1))
-            && let Some(mut result) = self.join_lines(day, [a, b], [&bytes_a, &bytes_b], [pa, pb], tally)?
+            && let Some(mut result) =
+                self.join_lines(day, [a, b], [&bytes_a, &bytes_b], [pa, pb], tally)?
         {
             result.notes = notes;
             return Ok(result);
@@ -325,10 +357,10 @@ impl Context<'_> {
         let table_a = self.table(0, a, bytes_a)?;
         let table_b = self.table(1, b, bytes_b)?;
         let (mut result, rows) = self.join(day, &table_a, &table_b, tally)?;
-        for side in 0..2 {
-            rows[side].add_to(&mut tally.all[side]);
+        for (side, rows) in rows.iter().enumerate() {
+            rows.add_to(&mut tally.all[side]);
             if result.verdict == Verdict::Changed {
-                rows[side].add_to(&mut tally.changed_days[side]);
+                rows.add_to(&mut tally.changed_days[side]);
             }
         }
         result.notes = notes;
@@ -367,7 +399,10 @@ impl Context<'_> {
         // Rows of the same text are the same row on both sides, of the same class: what the
         // partials count beyond the joined rows must be them, class by class.
         let joined = [rows[0].classes(self.window), rows[1].classes(self.window)];
-        let totals = [class_counts(partials[0], self.window), class_counts(partials[1], self.window)];
+        let totals = [
+            class_counts(partials[0], self.window),
+            class_counts(partials[1], self.window),
+        ];
         let mut same_text = [0u64; 5];
         for class in 0..5 {
             let (Some(x), Some(y)) = (
@@ -391,10 +426,10 @@ impl Context<'_> {
         // The local tally holds the matrix and the places only; the statistics go straight
         // into the thread's (no per-day histograms to allocate and merge).
         tally.merge(&local);
-        for side in 0..2 {
-            add_partial(partials[side], &mut tally.all[side]);
+        for (side, partial) in partials.into_iter().enumerate() {
+            add_partial(partial, &mut tally.all[side]);
             if result.verdict == Verdict::Changed {
-                add_partial(partials[side], &mut tally.changed_days[side]);
+                add_partial(partial, &mut tally.changed_days[side]);
             }
         }
         Ok(Some(result))
@@ -527,7 +562,10 @@ impl Context<'_> {
                     tally.places.add(Moved::Removed, r.route, r.hour, r.stop);
                     result.removed += 1;
                     if result.samples.removed.len() < self.samples {
-                        result.samples.removed.push(sample(day, a, &columns_a, record, &r)?);
+                        result
+                            .samples
+                            .removed
+                            .push(sample(day, a, &columns_a, record, &r)?);
                     }
                 }
                 std::cmp::Ordering::Greater => {
@@ -539,7 +577,10 @@ impl Context<'_> {
                     tally.places.add(Moved::Added, r.route, r.hour, r.stop);
                     result.added += 1;
                     if result.samples.added.len() < self.samples {
-                        result.samples.added.push(sample(day, b, &columns_b, record, &r)?);
+                        result
+                            .samples
+                            .added
+                            .push(sample(day, b, &columns_b, record, &r)?);
                     }
                 }
                 std::cmp::Ordering::Equal => {
@@ -591,7 +632,9 @@ impl Context<'_> {
                         continue;
                     }
                     result.changed += 1;
-                    tally.places.add(Moved::Changed, row_b.route, row_b.hour, row_b.stop);
+                    tally
+                        .places
+                        .add(Moved::Changed, row_b.route, row_b.hour, row_b.stop);
                     if keep {
                         result.samples.changed.push(ChangedRow {
                             day,
@@ -719,29 +762,34 @@ fn walk(a: &[u8], a_start: usize, b: &[u8], b_start: usize) -> Walk {
         // Look ahead for a resynchronisation: B's line further on in A, or A's in B.
         let mut resynced = false;
         let (mut ai, mut bj) = (na, nb);
-        let mut skipped_a = vec![(sa, ea)];
-        let mut skipped_b = vec![(sb, eb)];
+        // The lines passed over on each side, the differing line first (no allocation: this
+        // runs at every differing line).
+        let mut skipped_a = [(sa, ea); LOOKAHEAD + 1];
+        let mut skipped_b = [(sb, eb); LOOKAHEAD + 1];
+        let (mut passed_a, mut passed_b) = (1, 1);
         for _ in 0..LOOKAHEAD {
             if ai < a.len() {
                 let (s, e, n) = line_at(a, ai);
                 if a[s..e] == b[sb..eb] {
-                    out.only[0].extend_from_slice(&skipped_a);
+                    out.only[0].extend_from_slice(&skipped_a[..passed_a]);
                     i = s;
                     resynced = true;
                     break;
                 }
-                skipped_a.push((s, e));
+                skipped_a[passed_a] = (s, e);
+                passed_a += 1;
                 ai = n;
             }
             if bj < b.len() {
                 let (s, e, n) = line_at(b, bj);
                 if b[s..e] == a[sa..ea] {
-                    out.only[1].extend_from_slice(&skipped_b);
+                    out.only[1].extend_from_slice(&skipped_b[..passed_b]);
                     j = s;
                     resynced = true;
                     break;
                 }
-                skipped_b.push((s, e));
+                skipped_b[passed_b] = (s, e);
+                passed_b += 1;
                 bj = n;
             }
             if ai >= a.len() && bj >= b.len() {
@@ -853,7 +901,8 @@ mod tests {
     fn walked(a: &str, b: &str) -> (u64, Vec<String>, Vec<String>) {
         let w = walk(a.as_bytes(), 0, b.as_bytes(), 0);
         let text = |data: &str, spans: &[(usize, usize)]| {
-            let mut lines: Vec<String> = spans.iter().map(|&(s, e)| data[s..e].to_owned()).collect();
+            let mut lines: Vec<String> =
+                spans.iter().map(|&(s, e)| data[s..e].to_owned()).collect();
             lines.sort();
             lines
         };
@@ -865,31 +914,58 @@ mod tests {
         let a = "1\n2\n3\n4\n5\n";
         assert_eq!(walked(a, a), (5, vec![], vec![]));
         // Changed, inserted, removed, moved.
-        assert_eq!(walked(a, "1\n2\nx\n4\n5\n"), (4, vec!["3".into()], vec!["x".into()]));
-        assert_eq!(walked(a, "1\n2\nnew\n3\n4\n5\n"), (5, vec![], vec!["new".into()]));
-        assert_eq!(walked(a, "1\n4\n5\n"), (3, vec!["2".into(), "3".into()], vec![]));
+        assert_eq!(
+            walked(a, "1\n2\nx\n4\n5\n"),
+            (4, vec!["3".into()], vec!["x".into()])
+        );
+        assert_eq!(
+            walked(a, "1\n2\nnew\n3\n4\n5\n"),
+            (5, vec![], vec!["new".into()])
+        );
+        assert_eq!(
+            walked(a, "1\n4\n5\n"),
+            (3, vec!["2".into(), "3".into()], vec![])
+        );
         assert_eq!(walked(a, "5\n1\n2\n3\n4\n"), (5, vec![], vec![]));
         assert_eq!(walked(a, "2\n1\n4\n3\n5\n"), (5, vec![], vec![]));
         // Line ends: CRLF, and no final line feed.
         assert_eq!(walked(a, "1\r\n2\r\n3\r\n4\r\n5"), (5, vec![], vec![]));
         assert_eq!(walked("1\n2", "1\n2"), (2, vec![], vec![]));
-        assert_eq!(walked("1\n2", "1\n3"), (1, vec!["2".into()], vec!["3".into()]));
+        assert_eq!(
+            walked("1\n2", "1\n3"),
+            (1, vec!["2".into()], vec!["3".into()])
+        );
         // Everything different, and one side empty.
-        assert_eq!(walked("a\nb\n", "c\nd\n"), (0, vec!["a".into(), "b".into()], vec!["c".into(), "d".into()]));
+        assert_eq!(
+            walked("a\nb\n", "c\nd\n"),
+            (
+                0,
+                vec!["a".into(), "b".into()],
+                vec!["c".into(), "d".into()]
+            )
+        );
         assert_eq!(walked("", "c\n"), (0, vec![], vec!["c".into()]));
         // A long file with a change past the lookahead from any other.
         let long: String = (0..1000).map(|i| format!("row {i}\n")).collect();
-        let edited = long.replace("row 500\n", "row 500 changed\n").replace("row 20\n", "");
+        let edited = long
+            .replace("row 500\n", "row 500 changed\n")
+            .replace("row 20\n", "");
         assert_eq!(
             walked(&long, &edited),
-            (998, vec!["row 20".into(), "row 500".into()], vec!["row 500 changed".into()])
+            (
+                998,
+                vec!["row 20".into(), "row 500".into()],
+                vec!["row 500 changed".into()]
+            )
         );
     }
 
     #[test]
     fn newlines_are_counted_in_any_length() {
         for len in [0, 1, 254, 255, 256, 1000] {
-            let text: Vec<u8> = (0..len).map(|i| if i % 3 == 0 { b'\n' } else { b'x' }).collect();
+            let text: Vec<u8> = (0..len)
+                .map(|i| if i % 3 == 0 { b'\n' } else { b'x' })
+                .collect();
             let expected = text.iter().filter(|&&b| b == b'\n').count() as u64;
             assert_eq!(count_newlines(&text), expected, "{len}");
         }

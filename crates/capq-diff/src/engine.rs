@@ -159,7 +159,8 @@ pub fn diff(
                     let mut done = Vec::new();
                     let mut failure = None;
                     while !stop.load(Ordering::Relaxed) {
-                        let Some(&(index, day, job)) = jobs.get(next.fetch_add(1, Ordering::Relaxed))
+                        let Some(&(index, day, job)) =
+                            jobs.get(next.fetch_add(1, Ordering::Relaxed))
                         else {
                             break;
                         };
@@ -177,7 +178,11 @@ pub fn diff(
             .collect();
         workers
             .into_iter()
-            .map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect::<Vec<_>>()
     });
     let mut tally = Tally::default();
@@ -189,7 +194,9 @@ pub fn diff(
             results[index] = Some(result);
         }
         if let Some((index, error)) = failure
-            && first_failure.as_ref().is_none_or(|(first, _)| index < *first)
+            && first_failure
+                .as_ref()
+                .is_none_or(|(first, _)| index < *first)
         {
             first_failure = Some((index, error));
         }
@@ -267,9 +274,17 @@ fn assemble(
             for (column, count) in &result.columns {
                 *columns.entry(column.clone()).or_default() += count;
             }
-            take(&mut samples.changed, &result.samples.changed, options.samples);
+            take(
+                &mut samples.changed,
+                &result.samples.changed,
+                options.samples,
+            );
             take(&mut samples.added, &result.samples.added, options.samples);
-            take(&mut samples.removed, &result.samples.removed, options.samples);
+            take(
+                &mut samples.removed,
+                &result.samples.removed,
+                options.samples,
+            );
             notes.extend(result.notes.iter().map(|n| format!("{day}: {n}")));
             match result.verdict {
                 Verdict::Identical { by_hash } => {

@@ -80,7 +80,11 @@ pub struct Provenance {
 
 impl Side {
     /// A side from its days, in any order. A day given twice is an error.
-    pub fn new(label: impl Into<String>, root: impl Into<String>, days: Vec<SideDay>) -> Result<Side, Error> {
+    pub fn new(
+        label: impl Into<String>,
+        root: impl Into<String>,
+        days: Vec<SideDay>,
+    ) -> Result<Side, Error> {
         let label = label.into();
         let mut days = days;
         days.sort_by_key(|d| d.day);

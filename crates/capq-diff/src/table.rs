@@ -80,7 +80,11 @@ pub(crate) fn header(file: &str, data: &[u8]) -> Result<(Vec<String>, usize), Er
             detail: "too large to compare (4 GiB or more)".into(),
         });
     }
-    let bom = if data.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let bom = if data.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
     let header_end = memchr::memchr(b'\n', &data[bom..]).map_or(data.len(), |i| bom + i);
     let header = &data[bom..header_end];
     let header = header.strip_suffix(b"\r").unwrap_or(header);
@@ -211,7 +215,8 @@ impl<'a> Table<'a> {
                 data.len()
             };
             if found > 0 || end > record_start {
-                self.fields.push(Span::of(field_start, end.max(field_start)));
+                self.fields
+                    .push(Span::of(field_start, end.max(field_start)));
                 found += 1;
                 if found != width {
                     return Err(self.field_count(line, found));
@@ -469,7 +474,11 @@ mod tests {
         let quoted = table("a,b,c\n1,\"x, \"\"q\"\"\",2\n\n3,\"two\nlines\",4\r\n5,z,6").unwrap();
         assert_eq!(
             rows(&quoted),
-            [["1", "x, \"q\"", "2"], ["3", "two\nlines", "4"], ["5", "z", "6"]]
+            [
+                ["1", "x, \"q\"", "2"],
+                ["3", "two\nlines", "4"],
+                ["5", "z", "6"]
+            ]
         );
         assert_eq!(quoted.raw(0), b"1,\"x, \"\"q\"\"\",2");
         assert_eq!((quoted.line(0), quoted.line(1), quoted.line(2)), (2, 4, 6));
@@ -479,20 +488,30 @@ mod tests {
     fn some_lines_of_a_file() {
         let data = b"a,b\n1,2\n3,4\n5,6\n";
         let columns = vec!["a".to_owned(), "b".to_owned()];
-        let t = Table::from_lines("t.csv".into(), data, columns.clone(), &[(8, 11), (12, 15)]).unwrap();
+        let t =
+            Table::from_lines("t.csv".into(), data, columns.clone(), &[(8, 11), (12, 15)]).unwrap();
         assert_eq!(rows(&t), [["3", "4"], ["5", "6"]]);
         assert_eq!((t.line(0), t.line(1)), (3, 4));
         let data = b"a,b\n1,2\n3,4,5\n";
         let error = Table::from_lines("t.csv".into(), data, columns, &[(8, 13)]).unwrap_err();
-        assert_eq!(error.to_string(), "t.csv, line 3: expected 2 fields as in the header, found 3");
+        assert_eq!(
+            error.to_string(),
+            "t.csv, line 3: expected 2 fields as in the header, found 3"
+        );
     }
 
     #[test]
     fn bad_files_are_named_with_their_line() {
         let error = table("a,b\n1,2\n3\n").unwrap_err().to_string();
-        assert_eq!(error, "t.csv, line 3: expected 2 fields as in the header, found 1");
+        assert_eq!(
+            error,
+            "t.csv, line 3: expected 2 fields as in the header, found 1"
+        );
         let error = table("a,b\n1,\"2\n").unwrap_err().to_string();
-        assert!(error.contains("line 2: malformed CSV: a quoted field is not closed"), "{error}");
+        assert!(
+            error.contains("line 2: malformed CSV: a quoted field is not closed"),
+            "{error}"
+        );
         let error = table("a,b\n\"1\"x,2\n").unwrap_err().to_string();
         assert!(error.contains("text after a closing quote"), "{error}");
         assert!(matches!(table(""), Err(Error::NoHeader { .. })));
@@ -507,7 +526,16 @@ mod tests {
         assert_eq!(whole(b"48.0"), Some(48));
         assert_eq!(whole(b"-32.00"), Some(-32));
         assert_eq!(whole(b"+7"), Some(7));
-        for bad in [&b""[..], b"4.5", b"x", b"1.", b".0", b"1e3", b"-", b"99999999999999999999"] {
+        for bad in [
+            &b""[..],
+            b"4.5",
+            b"x",
+            b"1.",
+            b".0",
+            b"1e3",
+            b"-",
+            b"99999999999999999999",
+        ] {
             assert_eq!(whole(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
         assert_eq!(decimal(b"0.25"), Some(0.25));

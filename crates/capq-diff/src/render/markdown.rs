@@ -35,9 +35,18 @@ pub fn markdown(diff: &Diff) -> String {
             .as_ref()
             .map(|id| format!(", run {}", md(id)))
             .unwrap_or_default();
-        format!("{} ({}{run})", md(&s.label), count(s.days as u64, "day", "days"))
+        format!(
+            "{} ({}{run})",
+            md(&s.label),
+            count(s.days as u64, "day", "days")
+        )
     };
-    let _ = writeln!(out, "### capq diff: {} → {}\n", side(&diff.a), side(&diff.b));
+    let _ = writeln!(
+        out,
+        "### capq diff: {} → {}\n",
+        side(&diff.a),
+        side(&diff.b)
+    );
     provenance(&mut out, diff);
     days(&mut out, diff);
     if !diff.differs() {
@@ -69,7 +78,12 @@ fn provenance(out: &mut String, diff: &Diff) {
     let value = |v: &Option<String>| v.as_deref().map_or_else(|| "-".to_owned(), md);
     let mut items = Vec::new();
     for f in &p.fields {
-        items.push(format!("{}: {} → {}", md(&f.name), value(&f.a), value(&f.b)));
+        items.push(format!(
+            "{}: {} → {}",
+            md(&f.name),
+            value(&f.a),
+            value(&f.b)
+        ));
     }
     for f in &p.params {
         items.push(format!(
@@ -157,7 +171,11 @@ fn otp(out: &mut String, diff: &Diff) {
     let _ = writeln!(out, "|---|---:|---:|---:|---|");
     let o = &diff.otp;
     otp_row(out, "system", &o.system);
-    if let Some(changed) = &o.changed_days {
+    if let Some(changed) = o
+        .changed_days
+        .as_ref()
+        .filter(|c| c.a != o.system.a || c.b != o.system.b)
+    {
         otp_row(
             out,
             &format!("changed days ({})", diff.days.changed.len()),
@@ -378,7 +396,10 @@ fn details(out: &mut String, diff: &Diff) {
             "<details><summary>Days that are not identical ({})</summary>\n",
             diff.per_day.len()
         );
-        let _ = writeln!(out, "| day | status | added | removed | changed | unchanged |");
+        let _ = writeln!(
+            out,
+            "| day | status | added | removed | changed | unchanged |"
+        );
         let _ = writeln!(out, "|---|---|---:|---:|---:|---:|");
         for day in &diff.per_day {
             let _ = writeln!(

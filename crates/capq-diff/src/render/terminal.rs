@@ -58,7 +58,8 @@ impl Grid {
     }
 
     fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells.into_iter().map(|c| (c, None)).collect());
+        self.rows
+            .push(cells.into_iter().map(|c| (c, None)).collect());
     }
 
     fn painted(&mut self, cells: Vec<Cell>) {
@@ -190,14 +191,21 @@ fn days(out: &mut String, diff: &Diff, paint: Paint) {
     } else {
         String::new()
     };
-    let mut parts = vec![format!("{} identical{by_hash}", grouped(d.identical as u64))];
-    let mut lists: Vec<(&str, String, fn(Paint, &str) -> String)> = Vec::new();
-    let mut list = |name: &'static str, days: &[capmetrics::Date], colour: fn(Paint, &str) -> String| {
-        parts.push(colour(paint, &format!("{} {name}", grouped(days.len() as u64))));
-        if !days.is_empty() {
-            lists.push((name, day_list(days, DAYS_SHOWN), colour));
-        }
-    };
+    let mut parts = vec![format!(
+        "{} identical{by_hash}",
+        grouped(d.identical as u64)
+    )];
+    let mut lists: Vec<(&str, String)> = Vec::new();
+    let mut list =
+        |name: &'static str, days: &[capmetrics::Date], colour: fn(Paint, &str) -> String| {
+            parts.push(colour(
+                paint,
+                &format!("{} {name}", grouped(days.len() as u64)),
+            ));
+            if !days.is_empty() {
+                lists.push((name, day_list(days, DAYS_SHOWN)));
+            }
+        };
     list("changed", &d.changed, Paint::yellow);
     list("added", &d.added, Paint::green);
     list("removed", &d.removed, Paint::red);
@@ -215,7 +223,7 @@ fn days(out: &mut String, diff: &Diff, paint: Paint) {
         list("still failing", &d.still_failing, |_, t| t.to_owned());
     }
     let _ = writeln!(out, "  {}", parts.join(", "));
-    for (name, days, _) in lists {
+    for (name, days) in lists {
         let _ = writeln!(out, "  {name}: {days}");
     }
     for failed in &d.newly_failing {
@@ -240,7 +248,10 @@ fn rows(out: &mut String, diff: &Diff, paint: Paint) {
         let _ = writeln!(out, "  changed rows per column:");
         let mut grid = Grid::new(&[false, true]);
         for column in &r.columns {
-            grid.row(vec![clean(&column.column).into_owned(), grouped(column.rows)]);
+            grid.row(vec![
+                clean(&column.column).into_owned(),
+                grouped(column.rows),
+            ]);
         }
         grid.write(out, paint, "    ");
     }
@@ -290,9 +301,15 @@ fn otp_row(name: String, change: &OtpChange) -> Vec<Cell> {
     vec![
         (name, None),
         (percent(change.a.otp), None),
-        (format!("[{}]", interval(change.a.otp_lo, change.a.otp_hi)), None),
+        (
+            format!("[{}]", interval(change.a.otp_lo, change.a.otp_hi)),
+            None,
+        ),
         (percent(change.b.otp), None),
-        (format!("[{}]", interval(change.b.otp_lo, change.b.otp_hi)), None),
+        (
+            format!("[{}]", interval(change.b.otp_lo, change.b.otp_hi)),
+            None,
+        ),
         (points(change.change_pp), colour),
         (medians(change), None),
     ]
@@ -322,17 +339,19 @@ fn otp(out: &mut String, diff: &Diff, paint: Paint) {
         format!("system ({} used rows in B)", grouped(o.system.b.used)),
         &o.system,
     ));
-    if let Some(changed) = &o.changed_days {
+    // When every day changed, the changed days are the system: one row says it.
+    if let Some(changed) = o
+        .changed_days
+        .as_ref()
+        .filter(|c| c.a != o.system.a || c.b != o.system.b)
+    {
         grid.painted(otp_row(
             format!("changed days ({})", diff.days.changed.len()),
             changed,
         ));
     }
     for route in o.routes.iter().take(ROUTES_SHOWN) {
-        grid.painted(otp_row(
-            format!("route {}", route.route_id),
-            &route.change,
-        ));
+        grid.painted(otp_row(format!("route {}", route.route_id), &route.change));
     }
     grid.write(out, paint, "  ");
     if o.routes.len() > ROUTES_SHOWN {
@@ -467,12 +486,21 @@ pub(crate) fn headline(diff: &Diff) -> Option<String> {
             Some((_, b)) if b.share >= top.share => best,
             _ => Some((place, top)),
         })?;
+    if top.share < HEADLINE_SHARE {
+        return Some(format!(
+            "spread out: no route, hour, day or stop holds more than {} of moved rows",
+            share(top.share)
+        ));
+    }
     Some(format!(
         "{} of moved rows are {place} {}",
         share(top.share),
         clean(&top.key)
     ))
 }
+
+/// A place holding less than this share of moved rows is not a headline.
+const HEADLINE_SHARE: f64 = 0.2;
 
 fn samples(out: &mut String, diff: &Diff, paint: Paint) {
     let s = &diff.rows.samples;

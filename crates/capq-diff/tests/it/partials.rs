@@ -13,31 +13,39 @@ use crate::Files;
 
 const DAYS: [&str; 2] = ["2016-11-24", "2016-11-26"];
 
-fn processed(params: &Params) -> Vec<(String, Vec<u8>)> {
+fn processed(params: &Params) -> Named {
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
     let catalog = Catalog::new(LocalDir::new(sample));
     DAYS.iter()
         .map(|day| {
             let date: Date = day.parse().unwrap();
-            let out = catalog.process_with_params(date, params, Cancel::NEVER).unwrap();
+            let out = catalog
+                .process_with_params(date, params, Cancel::NEVER)
+                .unwrap();
             (format!("{day}_processed.csv"), out.csv)
         })
         .collect()
 }
 
 /// The CSVs and, for each, its partial as the aggregate makes it.
-fn with_partials(csvs: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+fn with_partials(csvs: Named) -> Named {
     let mut files = Vec::new();
     for (name, bytes) in csvs {
         let day: Date = name[..10].parse().unwrap();
         let partial = DayPartial::from_csv(day, &name, &bytes).unwrap();
-        files.push((format!("{}_processed.partial", &name[..10]), partial.encode()));
+        files.push((
+            format!("{}_processed.partial", &name[..10]),
+            partial.encode(),
+        ));
         files.push((name, bytes));
     }
     files
 }
 
-fn sides() -> (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>) {
+/// Files by name and bytes.
+type Named = Vec<(String, Vec<u8>)>;
+
+fn sides() -> (Named, Named) {
     let a = processed(&Params::DEFAULT);
     let mut b = a.clone();
     // The second day processed again with a looser distance.
@@ -116,14 +124,18 @@ fn partials_that_are_not_current_are_not_trusted() {
     let d = crate::run(&fa, &fb, &options(true)).unwrap();
     assert_eq!((d.days.identical, d.days.identical_by_hash), (1, 0));
     assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
-    assert!(d.notes[0].starts_with("2016-11-24: b/2016-11-24_processed.partial: unusable partial"), "{}", d.notes[0]);
+    assert!(
+        d.notes[0].starts_with("2016-11-24: b/2016-11-24_processed.partial: unusable partial"),
+        "{}",
+        d.notes[0]
+    );
 
     // A CSV newer than its partial (rewritten after it): the partial is not even read.
     let fa = Files::new(a.clone());
     let fb = Files::new(with_partials(b));
     let then = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    let listing = |files: &Files, csv_later: bool| {
-        let infos = files
+    let listing = |files: &Files, csv_later: bool| -> Vec<FileInfo> {
+        files
             .files
             .iter()
             .map(|(name, bytes)| FileInfo {
@@ -135,8 +147,7 @@ fn partials_that_are_not_current_are_not_trusted() {
                     then
                 }),
             })
-            .collect();
-        infos
+            .collect()
     };
     let side_a = Side::from_listing("a", "a", listing(&fa, false)).0;
     let side_b = Side::from_listing("b", "b", listing(&fb, true)).0;
@@ -149,5 +160,9 @@ fn partials_that_are_not_current_are_not_trusted() {
     )
     .unwrap();
     assert_eq!((d.days.identical, d.days.identical_by_hash), (1, 0));
-    assert!(!fb.read().iter().any(|n| n.ends_with(".partial")), "{:?}", fb.read());
+    assert!(
+        !fb.read().iter().any(|n| n.ends_with(".partial")),
+        "{:?}",
+        fb.read()
+    );
 }

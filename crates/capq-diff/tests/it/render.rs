@@ -8,7 +8,10 @@ use crate::{Files, csv, day_csv, row};
 fn a_diff() -> capq_diff::Diff {
     let a = Files::new(vec![day_csv(
         "2016-11-24",
-        csv(&[row(1, 100, 10, "0.1", "48", 0), row(1, 100, 11, "0.1", "50", 0)]),
+        csv(&[
+            row(1, 100, 10, "0.1", "48", 0),
+            row(1, 100, 11, "0.1", "50", 0),
+        ]),
     )]);
     // A headsign with a table separator and a terminal escape, and a late row.
     let odd = row(1, 100, 10, "0.1", "48", 0).replace(",North,", ",\"Nor|th\u{1b}[2J\",");
@@ -25,8 +28,14 @@ fn the_terminal_view_colours_only_when_asked() {
     let plain = render::terminal(&d, false);
     assert!(!plain.contains('\u{1b}'), "{plain:?}");
     assert!(plain.contains("1 changed"), "{plain}");
-    assert!(plain.contains("trip_headsign  North → Nor|th\\u{1b}[2J"), "{plain}");
-    assert!(plain.contains("100 % of moved rows are on route 1"), "{plain}");
+    assert!(
+        plain.contains("trip_headsign  North → Nor|th\\u{1b}[2J"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("100 % of moved rows are on route 1"),
+        "{plain}"
+    );
     assert!(plain.contains("on time 2 → 1 (-1): -1 to late"), "{plain}");
     assert!(plain.contains("-50.00 pp"), "{plain}");
     let coloured = render::terminal(&d, true);
@@ -56,13 +65,25 @@ fn the_terminal_view_colours_only_when_asked() {
 fn markdown_escapes_and_folds_the_detail() {
     let d = a_diff();
     let md = render::markdown(&d);
-    assert!(md.starts_with("### capq diff: a (1 day) → b (1 day)"), "{md}");
+    assert!(
+        md.starts_with("### capq diff: a (1 day) → b (1 day)"),
+        "{md}"
+    );
     assert!(md.contains("Nor\\|th\\\\u{1b}\\[2J"), "{md}");
     assert!(!md.contains('\u{1b}'));
     assert!(md.contains("| system | 100.00 % ("), "{md}");
-    assert!(md.contains("| -100.00 pp |") || md.contains("| -50.00 pp |"), "{md}");
-    assert!(md.contains("<details><summary>Sample rows</summary>"), "{md}");
-    assert_eq!(md.matches("<details>").count(), md.matches("</details>").count());
+    assert!(
+        md.contains("| -100.00 pp |") || md.contains("| -50.00 pp |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("<details><summary>Sample rows</summary>"),
+        "{md}"
+    );
+    assert_eq!(
+        md.matches("<details>").count(),
+        md.matches("</details>").count()
+    );
 }
 
 #[test]

@@ -19,15 +19,18 @@ fn options() -> DiffOptions {
 /// Four days: 11-24 differs row by row, 11-25 is the same on both sides, 11-26 is only in A,
 /// 11-27 only in B.
 fn sides() -> (Files, Files) {
-    let same = csv(&[row(1, 100, 10, "0.1", "48", 7), row(1, 100, 11, "0.1", "100", 7)]);
+    let same = csv(&[
+        row(1, 100, 10, "0.1", "48", 7),
+        row(1, 100, 11, "0.1", "100", 7),
+    ]);
     let a = Files::new(vec![
         day_csv(
             "2016-11-24",
             csv(&[
-                row(1, 100, 10, "0.1", "48", 7),   // on time, unchanged (B: 1e-11 further)
-                row(1, 100, 11, "0.1", "100", 7),  // on time → late (B: 400)
+                row(1, 100, 10, "0.1", "48", 7), // on time, unchanged (B: 1e-11 further)
+                row(1, 100, 11, "0.1", "100", 7), // on time → late (B: 400)
                 row(2, 200, 10, "0.1", "-100", 8), // early, unchanged (B: -100.0)
-                row(2, 200, 12, "0.3", "5", 8),    // far, removed
+                row(2, 200, 12, "0.3", "5", 8),  // far, removed
             ]),
         ),
         day_csv("2016-11-25", same.clone()),
@@ -66,7 +69,12 @@ fn days_rows_columns_and_samples() {
     assert!(d.days.equivalent.is_empty());
     // Added: the outlier of 11-24 and the day 11-27; removed: the far row and 11-26.
     assert_eq!(
-        (d.rows.added, d.rows.removed, d.rows.changed, d.rows.unchanged),
+        (
+            d.rows.added,
+            d.rows.removed,
+            d.rows.changed,
+            d.rows.unchanged
+        ),
         (2, 2, 1, 4)
     );
     assert_eq!(d.rows.columns.len(), 1);
@@ -75,7 +83,10 @@ fn days_rows_columns_and_samples() {
         ("sched_dev", 1)
     );
     let changed = &d.rows.samples.changed[0];
-    assert_eq!((changed.trip_id, changed.stop_id, changed.route_id), (100, 11, 1));
+    assert_eq!(
+        (changed.trip_id, changed.stop_id, changed.route_id),
+        (100, 11, 1)
+    );
     assert_eq!(changed.changes.len(), 1);
     assert_eq!(changed.changes[0].before.as_deref(), Some("100"));
     assert_eq!(changed.changes[0].after.as_deref(), Some("400"));
@@ -95,7 +106,10 @@ fn days_rows_columns_and_samples() {
         .map(|r| (r.trip_id, r.stop_id))
         .collect();
     assert_eq!(removed, [(200, 12), (400, 30)]);
-    assert_eq!(d.rows.samples.removed[0].fields[12], ("distance_to_stop".to_owned(), "0.3".to_owned()));
+    assert_eq!(
+        d.rows.samples.removed[0].fields[12],
+        ("distance_to_stop".to_owned(), "0.3".to_owned())
+    );
     // Per day: the identical day is left out.
     let per_day: Vec<(String, &str)> = d
         .per_day
@@ -113,7 +127,11 @@ fn days_rows_columns_and_samples() {
     // Nothing was known without reading: every CSV was read, no partial asked for.
     assert_eq!(
         a.read(),
-        ["2016-11-24_processed.csv", "2016-11-25_processed.csv", "2016-11-26_processed.csv"]
+        [
+            "2016-11-24_processed.csv",
+            "2016-11-25_processed.csv",
+            "2016-11-26_processed.csv"
+        ]
     );
 }
 
@@ -129,10 +147,19 @@ fn on_time_figures_and_the_transitions_that_explain_them() {
     assert_eq!(s.a.otp, Some(5.0 / 6.0));
     assert_eq!(s.b.otp, Some(0.5));
     assert_eq!(s.change_pp, Some((0.5 - 5.0 / 6.0) * 100.0));
-    assert_eq!((s.a.otp_lo, s.a.otp_hi), wilson(5, 6, Z95).map_or((None, None), |(l, h)| (Some(l), Some(h))));
-    assert_eq!((s.b.otp_lo, s.b.otp_hi), wilson(3, 6, Z95).map_or((None, None), |(l, h)| (Some(l), Some(h))));
+    assert_eq!(
+        (s.a.otp_lo, s.a.otp_hi),
+        wilson(5, 6, Z95).map_or((None, None), |(l, h)| (Some(l), Some(h)))
+    );
+    assert_eq!(
+        (s.b.otp_lo, s.b.otp_hi),
+        wilson(3, 6, Z95).map_or((None, None), |(l, h)| (Some(l), Some(h)))
+    );
     // Sorted A: -100 10 48 48 100 100, rank ceil(3) = 3 → 48; B: -100 48 48 100 400 500 → 48.
-    assert_eq!((s.a.p50, s.b.p50, s.p50_shift), (Some(48), Some(48), Some(0)));
+    assert_eq!(
+        (s.a.p50, s.b.p50, s.p50_shift),
+        (Some(48), Some(48), Some(0))
+    );
 
     let changed = d.otp.changed_days.as_ref().unwrap();
     assert_eq!((changed.a.used, changed.a.on_time), (3, 2));
@@ -161,7 +188,10 @@ fn on_time_figures_and_the_transitions_that_explain_them() {
     let total: u64 = t.counts.iter().flatten().sum();
     assert_eq!(total, 9, "4 unchanged + 1 changed + 2 added + 2 removed");
     let on_time = t.net.iter().find(|f| f.class == "on_time").unwrap();
-    assert_eq!((on_time.count.a, on_time.count.b, on_time.count.change), (5, 3, -2));
+    assert_eq!(
+        (on_time.count.a, on_time.count.b, on_time.count.change),
+        (5, 3, -2)
+    );
     assert_eq!(on_time.to.get("late"), Some(&1));
     assert_eq!(on_time.to.get("absent"), Some(&1));
     assert!(on_time.from.is_empty());
@@ -216,7 +246,10 @@ fn equivalent_text_is_not_a_difference() {
 
 #[test]
 fn headers_that_differ() {
-    let rows = [row(1, 100, 10, "0.1", "48", 7), row(1, 100, 11, "0.1", "49", 7)];
+    let rows = [
+        row(1, 100, 10, "0.1", "48", 7),
+        row(1, 100, 11, "0.1", "49", 7),
+    ];
     let a = Files::new(vec![day_csv("2016-11-24", csv(&rows))]);
     // The same values with two columns swapped: no row differs, but the file's shape does.
     let swap = |line: &str| {
@@ -263,7 +296,12 @@ fn recorded_hashes_spare_reading_identical_days() {
     let (a, b) = (files(), files());
     let hash = capq_aggregate::content_hash(&bytes);
     let side = |label: &str| {
-        Side::new(label, label, vec![recorded("2016-11-24", name, bytes.len() as u64, hash)]).unwrap()
+        Side::new(
+            label,
+            label,
+            vec![recorded("2016-11-24", name, bytes.len() as u64, hash)],
+        )
+        .unwrap()
     };
     let d = diff(
         &side("a"),
@@ -282,7 +320,12 @@ fn recorded_hashes_spare_reading_identical_days() {
 
     // A hash that differs means reading both.
     let (a, b) = (files(), files());
-    let other = Side::new("b", "b", vec![recorded("2016-11-24", name, bytes.len() as u64, hash ^ 1)]).unwrap();
+    let other = Side::new(
+        "b",
+        "b",
+        vec![recorded("2016-11-24", name, bytes.len() as u64, hash ^ 1)],
+    )
+    .unwrap();
     let d = diff(
         &side("a"),
         &other,
@@ -337,7 +380,10 @@ fn diagnostics(rows_in: u64, far: u64, merged: u64) -> Diagnostics {
 #[test]
 fn failures_drop_counts_and_provenance_from_runs() {
     let one = csv(&[row(1, 100, 10, "0.1", "48", 7)]);
-    let two = csv(&[row(1, 100, 10, "0.1", "48", 7), row(1, 100, 11, "0.1", "9", 7)]);
+    let two = csv(&[
+        row(1, 100, 10, "0.1", "48", 7),
+        row(1, 100, 11, "0.1", "9", 7),
+    ]);
     let a_files = Files::new(vec![
         day_csv("2016-11-01", one.clone()),
         day_csv("2016-11-03", one.clone()),
@@ -366,7 +412,10 @@ fn failures_drop_counts_and_provenance_from_runs() {
         "run-2",
         "b",
         vec![
-            failed("2016-11-01", "positions: line 7, column `latitude`: not a number"),
+            failed(
+                "2016-11-01",
+                "positions: line 7, column `latitude`: not a number",
+            ),
             output("2016-11-02", &b_files),
             b3,
             failed("2016-11-04", "bad gzip"),
@@ -374,10 +423,13 @@ fn failures_drop_counts_and_provenance_from_runs() {
     )
     .unwrap();
     let params = |distance: &str| {
-        [("group_arrived_min_dev", "0"), ("group_max_distance", distance)]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+        [
+            ("group_arrived_min_dev", "0"),
+            ("group_max_distance", distance),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
     };
     a.provenance = Some(Provenance {
         run_id: Some("run-1".into()),
@@ -412,12 +464,20 @@ fn failures_drop_counts_and_provenance_from_runs() {
     let drops = d.drops.as_ref().unwrap();
     assert_eq!(drops.days, 1);
     assert_eq!((drops.rows_out.a, drops.rows_out.b), (1, 2));
-    let far = drops.reasons.iter().find(|r| r.reason == "far_from_stop").unwrap();
+    let far = drops
+        .reasons
+        .iter()
+        .find(|r| r.reason == "far_from_stop")
+        .unwrap();
     assert_eq!((far.count.a, far.count.b, far.count.change), (5, 4, -1));
     assert_eq!(d.places.by_drop_reason.len(), 1);
     assert_eq!(d.places.by_drop_reason[0].reason, "far_from_stop");
     assert_eq!(d.places.by_drop_reason[0].share, 1.0);
-    let day3 = d.per_day.iter().find(|r| r.day == day("2016-11-03")).unwrap();
+    let day3 = d
+        .per_day
+        .iter()
+        .find(|r| r.day == day("2016-11-03"))
+        .unwrap();
     assert!(day3.drops.is_some());
 
     let p = &d.provenance;
@@ -426,7 +486,10 @@ fn failures_drop_counts_and_provenance_from_runs() {
     assert_eq!(p.fields[0].name, "processor_fingerprint");
     assert_eq!(p.params.len(), 1);
     assert_eq!(p.params[0].name, "group_max_distance");
-    assert_eq!((p.params[0].a.as_deref(), p.params[0].b.as_deref()), (Some("0.25"), Some("0.35")));
+    assert_eq!(
+        (p.params[0].a.as_deref(), p.params[0].b.as_deref()),
+        (Some("0.25"), Some("0.35"))
+    );
     assert_eq!(p.inputs_changed, [day("2016-11-03")]);
     assert_eq!(d.a.run_id.as_deref(), Some("run-1"));
     assert_eq!((d.a.days, d.b.days), (4, 4));
@@ -484,7 +547,10 @@ fn the_first_bad_day_is_the_error_whatever_the_threads() {
 
 #[test]
 fn unreadable_files_are_errors_naming_them() {
-    let a = Files::new(vec![day_csv("2016-11-24", csv(&[row(1, 100, 10, "0.1", "48", 7)]))]);
+    let a = Files::new(vec![day_csv(
+        "2016-11-24",
+        csv(&[row(1, 100, 10, "0.1", "48", 7)]),
+    )]);
     for (bytes, needle) in [
         (b"".to_vec(), "the file is empty; expected a header line"),
         (b"a,b\n1,2\n".to_vec(), "missing column `trip_id`"),
@@ -506,7 +572,16 @@ fn unreadable_files_are_errors_naming_them() {
     // A file listed but gone when read.
     let b = Files::new(vec![]);
     let side = a.side("b");
-    let error = diff(&a.side("a"), &side, &|n: &str| a.fetch(n), &|n: &str| b.fetch(n), &options())
-        .unwrap_err();
-    assert_eq!(error.to_string(), "b/2016-11-24_processed.csv: listed, but gone when it was read");
+    let error = diff(
+        &a.side("a"),
+        &side,
+        &|n: &str| a.fetch(n),
+        &|n: &str| b.fetch(n),
+        &options(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "b/2016-11-24_processed.csv: listed, but gone when it was read"
+    );
 }

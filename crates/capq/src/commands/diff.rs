@@ -123,7 +123,12 @@ type Remote = (tokio::runtime::Runtime, Storage);
 
 /// The side of a folder or prefix, from its listing. A missing folder, or one without any
 /// processed day, is an error naming it.
-fn side(remote: Option<&Remote>, name: &str, text: &str, location: &Location) -> anyhow::Result<Side> {
+fn side(
+    remote: Option<&Remote>,
+    name: &str,
+    text: &str,
+    location: &Location,
+) -> anyhow::Result<Side> {
     let files = match (location, remote) {
         (Location::Path(path), _) => {
             if !path.exists() {

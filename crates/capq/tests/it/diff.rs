@@ -184,8 +184,7 @@ fn check_exact(a: &Path, b: &Path, window: Option<&str>, what: &str) -> Value {
     let with_partials = json_of(&diff(&args));
     assert_matches_reference(&with_partials, &want, &format!("{what}, with partials"));
     assert_eq!(
-        with_partials["days"]["identical_by_hash"],
-        want["days"]["identical"],
+        with_partials["days"]["identical_by_hash"], want["days"]["identical"],
         "{what}: every identical day is known by its partials' hashes"
     );
     assert_eq!(
@@ -215,7 +214,11 @@ fn counts_equal_an_independent_comparison_when_group_max_distance_changes() {
     // 0.25) do not: both paths of the comparison are exercised.
     let changed = got["days"]["changed"].as_array().unwrap().len();
     assert!(changed >= 10, "{changed} changed days: {}", got["days"]);
-    assert!(got["days"]["identical"].as_u64().unwrap() >= 10, "{}", got["days"]);
+    assert!(
+        got["days"]["identical"].as_u64().unwrap() >= 10,
+        "{}",
+        got["days"]
+    );
     // A looser distance keeps groups that were dropped: rows are added, none removed.
     assert_eq!(rows["removed"], 0, "{rows}");
 
@@ -224,11 +227,22 @@ fn counts_equal_an_independent_comparison_when_group_max_distance_changes() {
     let on_time = 1;
     let a_total: u64 = (0..6).map(|b| counts[on_time][b].as_u64().unwrap()).sum();
     let b_total: u64 = (0..6).map(|a| counts[a][on_time].as_u64().unwrap()).sum();
-    assert_eq!(a_total, got["otp"]["system"]["a"]["on_time"].as_u64().unwrap());
-    assert_eq!(b_total, got["otp"]["system"]["b"]["on_time"].as_u64().unwrap());
+    assert_eq!(
+        a_total,
+        got["otp"]["system"]["a"]["on_time"].as_u64().unwrap()
+    );
+    assert_eq!(
+        b_total,
+        got["otp"]["system"]["b"]["on_time"].as_u64().unwrap()
+    );
 
     // Another window moves the classes, and both computations follow it.
-    check_exact(&a, &b, Some("-120,none"), "group_max_distance=0.35, -120,none");
+    check_exact(
+        &a,
+        &b,
+        Some("-120,none"),
+        "group_max_distance=0.35, -120,none",
+    );
 }
 
 #[test]
@@ -256,7 +270,13 @@ fn counts_equal_an_independent_comparison_on_the_sample_when_group_arrived_min_d
     );
     // Samples show the change, before and after.
     let sample = &got["rows"]["samples"]["changed"][0];
-    assert!(sample["changes"].as_array().unwrap().iter().any(|c| c["before"] != c["after"]));
+    assert!(
+        sample["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["before"] != c["after"])
+    );
 }
 
 #[test]
@@ -276,7 +296,10 @@ fn identical_folders_exit_zero_with_exit_code() {
     let text = stdout(&output);
     assert!(text.contains("no differences"), "{text}");
     assert!(
-        text.contains(&format!("{} identical, 0 changed, 0 added, 0 removed", days.len())),
+        text.contains(&format!(
+            "{} identical, 0 changed, 0 added, 0 removed",
+            days.len()
+        )),
         "{text}"
     );
     assert!(!text.contains('\u{1b}'), "colour on a pipe: {text:?}");
@@ -289,7 +312,11 @@ fn identical_folders_exit_zero_with_exit_code() {
 
     let md = diff(&[a, b, "--md", "--exit-code"]);
     assert_eq!(md.status.code(), Some(0));
-    assert!(stdout(&md).contains("**No differences.**"), "{}", stdout(&md));
+    assert!(
+        stdout(&md).contains("**No differences.**"),
+        "{}",
+        stdout(&md)
+    );
 }
 
 #[test]
@@ -318,7 +345,12 @@ fn added_and_removed_days_and_the_json_shape() {
         - 1;
     let added_rows = String::from_utf8_lossy(&fixture).lines().count() - 1;
 
-    let output = diff(&[a.to_str().unwrap(), b.to_str().unwrap(), "--json", "--exit-code"]);
+    let output = diff(&[
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--json",
+        "--exit-code",
+    ]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let json = json_of(&output);
     // The shape the issue asks for, with its types.
@@ -330,7 +362,10 @@ fn added_and_removed_days_and_the_json_shape() {
         assert!(json["rows"][key].is_u64(), "rows.{key}");
     }
     for key in ["otp", "otp_lo", "otp_hi", "p50", "used", "on_time"] {
-        assert!(json["otp"]["system"]["a"].get(key).is_some(), "otp.system.a.{key}");
+        assert!(
+            json["otp"]["system"]["a"].get(key).is_some(),
+            "otp.system.a.{key}"
+        );
     }
     assert!(json["otp"]["system"]["change_pp"].is_f64());
     assert!(json["otp"]["routes"].is_array());
@@ -382,10 +417,16 @@ fn malformed_csv_on_one_side_is_a_clear_error() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(
-        message.contains("2016-11-26_processed.csv, line 8: expected 16 fields as in the header, found 17"),
+        message.contains(
+            "2016-11-26_processed.csv, line 8: expected 16 fields as in the header, found 17"
+        ),
         "{message}"
     );
-    assert!(stdout(&output).is_empty(), "no half diff: {}", stdout(&output));
+    assert!(
+        stdout(&output).is_empty(),
+        "no half diff: {}",
+        stdout(&output)
+    );
 
     // A value the statistics need, unreadable: the file, the line and the column.
     let mut fields: Vec<&str> = text.lines().nth(7).unwrap().split(',').collect();
@@ -395,7 +436,8 @@ fn malformed_csv_on_one_side_is_a_clear_error() {
     let output = diff(&[a.to_str().unwrap(), b.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
-        stderr(&output).contains("line 8, column `sched_dev`: not a whole number of seconds: \"late\""),
+        stderr(&output)
+            .contains("line 8, column `sched_dev`: not a whole number of seconds: \"late\""),
         "{}",
         stderr(&output)
     );
@@ -417,8 +459,14 @@ fn bad_arguments_and_missing_folders_are_errors_naming_them() {
     std::fs::create_dir(&empty).unwrap();
     let empty = empty.to_str().unwrap();
     for (args, needle) in [
-        (vec![a, missing], format!("B: folder {missing} does not exist")),
-        (vec![missing, a], format!("A: folder {missing} does not exist")),
+        (
+            vec![a, missing],
+            format!("B: folder {missing} does not exist"),
+        ),
+        (
+            vec![missing, a],
+            format!("A: folder {missing} does not exist"),
+        ),
         (
             vec![a, empty],
             format!("B: no <DAY>_processed.csv files in {empty}"),
@@ -427,10 +475,16 @@ fn bad_arguments_and_missing_folders_are_errors_naming_them() {
             vec![a, a, "--profile", "tcqms"],
             "unknown profile \"tcqms\"".to_owned(),
         ),
-        (vec![a, a, "--window=300,-60"], "after the late bound".to_owned()),
+        (
+            vec![a, a, "--window=300,-60"],
+            "after the late bound".to_owned(),
+        ),
         (vec![a, a, "--days", "2016-13-01"], "--days".to_owned()),
         (vec![a, a, "--threads", "0"], "at least 1".to_owned()),
-        (vec![a, a, "--md", "--json"], "cannot be used with".to_owned()),
+        (
+            vec![a, a, "--md", "--json"],
+            "cannot be used with".to_owned(),
+        ),
         (vec![a], "required".to_owned()),
         (vec![a, a, "--frobnicate"], "--frobnicate".to_owned()),
         (vec![a, "s3://"], "no bucket name".to_owned()),
@@ -438,8 +492,17 @@ fn bad_arguments_and_missing_folders_are_errors_naming_them() {
         let mut full = args.clone();
         full.push("--exit-code");
         let output = diff(&full);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
-        assert!(stderr(&output).contains(&needle), "{args:?}: {}", stderr(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(&needle),
+            "{args:?}: {}",
+            stderr(&output)
+        );
         assert!(stdout(&output).is_empty(), "{args:?}");
     }
 }
@@ -463,7 +526,11 @@ fn a_side_on_s3_diffs_like_a_local_folder() {
     let s3 = S3Server::start();
     s3.create_bucket("runs");
     for name in files_in(&a) {
-        s3.put_object("runs", &format!("old/{name}"), &std::fs::read(a.join(&name)).unwrap());
+        s3.put_object(
+            "runs",
+            &format!("old/{name}"),
+            &std::fs::read(a.join(&name)).unwrap(),
+        );
     }
     let output = Command::new(capq_bin())
         .args(["diff", "s3://runs/old/", b.to_str().unwrap(), "--json"])
