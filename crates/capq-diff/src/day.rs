@@ -682,7 +682,9 @@ impl Partials {
 
 /// Adds a partial's used rows to a side's statistics.
 fn add_partial(partial: &DayPartial, stats: &mut SideStats) {
-    stats.system.add_bins(partial.used_deviations());
+    stats
+        .system
+        .add_bins(partial.used_deviations().iter().copied());
     for (route_id, _, bins) in partial.route_hour_deviations() {
         stats.routes.entry(route_id).or_default().add_bins(bins);
     }

@@ -6,7 +6,6 @@
 //! which is all a used row can have), so on-time counts for the window, and percentiles, come
 //! out exact at the end, whatever order the days were read in.
 
-use capq_aggregate::partial::Bins;
 use capq_aggregate::stats::{Quantile, values_at_ranks};
 use capq_aggregate::visit::OUTLIER_SECONDS;
 use capq_aggregate::{RowClass, Window};
@@ -98,17 +97,18 @@ impl Hist {
         self.used += count;
     }
 
-    /// Adds the used rows of sorted `(deviation, count)` pairs (a used row's deviation is
-    /// within ±1800 s; a partial never holds another).
-    pub(crate) fn add_bins(&mut self, bins: &Bins) {
-        if bins.is_empty() {
+    /// Adds used rows given as `(deviation, count)` pairs (a used row's deviation is within
+    /// ±1800 s; a partial never holds another).
+    pub(crate) fn add_bins(&mut self, bins: impl IntoIterator<Item = (i64, u64)>) {
+        let mut bins = bins.into_iter().peekable();
+        if bins.peek().is_none() {
             return;
         }
         if self.bins.is_empty() {
             self.bins = vec![0; BINS];
         }
         let mut added = 0;
-        for &(deviation, count) in bins {
+        for (deviation, count) in bins {
             let index = (deviation + OUTLIER_SECONDS).clamp(0, BINS as i64 - 1) as usize;
             self.bins[index] += count;
             added += count;
@@ -314,7 +314,7 @@ mod tests {
         // Sorted: -1800 -61 -60 0 300 301 1800; rank ceil(3.5) = 4.
         assert_eq!(hist.p50(), Some(0));
         let mut other = Hist::default();
-        other.add_bins(&[(0, 2), (5, 1)]);
+        other.add_bins([(0, 2), (5, 1)]);
         hist.merge(&other);
         assert_eq!(hist.used(), 10);
         assert_eq!(hist.p50(), Some(0));

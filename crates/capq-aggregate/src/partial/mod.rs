@@ -27,6 +27,7 @@ mod view;
 
 pub use builder::PartialBuilder;
 pub use codec::{FORMAT_VERSION, MAGIC};
+pub use view::DeviationCounts;
 
 use capmetrics::Date;
 
