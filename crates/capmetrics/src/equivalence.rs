@@ -3,6 +3,9 @@
 //! The reference outputs were printed by old pandas with 12 significant digits and a slightly
 //! inexact decimal parser, so files are compared by value: same header, same rows in the same
 //! order, integers and text equal, decimals within 1e-9 (relative or absolute).
+//!
+//! [`ColumnKind`] is the per-field half of the rule, for callers that pair rows themselves
+//! (`capq diff` joins rows on their key instead of their order).
 
 use std::fmt;
 
@@ -75,7 +78,7 @@ pub fn compare(expected: &[u8], actual: &[u8]) -> Result<usize, Mismatch> {
             "header differs:\n  expected {h_exp:?}\n  actual   {h_act:?}"
         )));
     }
-    let kinds: Vec<Kind> = h_exp.iter().map(|c| Kind::of(c)).collect();
+    let kinds: Vec<ColumnKind> = h_exp.iter().map(|c| ColumnKind::of(c)).collect();
     let mut mismatch = Mismatch {
         first: Vec::new(),
         differing_fields: 0,
@@ -128,35 +131,41 @@ fn records(data: &[u8]) -> Result<Vec<Vec<String>>, crate::Error> {
     Ok(records)
 }
 
-#[derive(Clone, Copy)]
-enum Kind {
+/// How the values of a column are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Equal within 1e-9, relative or absolute (NaN equals NaN).
     Decimal,
+    /// Equal as numbers, so `48.0` equals `48`.
     Integer,
+    /// Equal as text (also any value of the other kinds that is not a number).
     Text,
 }
 
-impl Kind {
-    fn of(column: &str) -> Kind {
+impl ColumnKind {
+    /// The kind of a processed-day column, by its name.
+    pub fn of(column: &str) -> ColumnKind {
         if DECIMAL.contains(&column) {
-            Kind::Decimal
+            ColumnKind::Decimal
         } else if NUMERIC_INT.contains(&column) {
-            Kind::Integer
+            ColumnKind::Integer
         } else {
-            Kind::Text
+            ColumnKind::Text
         }
     }
 
-    fn same(self, a: &str, b: &str) -> bool {
+    /// True when the two field values are equivalent.
+    pub fn same(self, a: &str, b: &str) -> bool {
         let number = |s: &str| s.trim().parse::<f64>().ok();
         match (self, number(a), number(b)) {
-            (Kind::Decimal, Some(x), Some(y)) => {
+            (ColumnKind::Decimal, Some(x), Some(y)) => {
                 if x.is_nan() || y.is_nan() {
                     return x.is_nan() && y.is_nan();
                 }
                 let diff = (x - y).abs();
                 diff <= TOLERANCE || diff <= TOLERANCE * x.abs().max(y.abs())
             }
-            (Kind::Integer, Some(x), Some(y)) => x == y,
+            (ColumnKind::Integer, Some(x), Some(y)) => x == y,
             _ => a == b,
         }
     }

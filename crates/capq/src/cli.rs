@@ -60,6 +60,48 @@ pub enum Command {
     Dashboard(DashboardArgs),
     /// On-time statistics over processed days: tables, summary.json and report.html.
     Aggregate(AggregateArgs),
+    /// What moved between two folders of processed days: days, rows, on-time statistics.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The "before" side: a folder, `file://` URL or `s3://` prefix of `<DAY>_processed.csv` files
+    #[arg(value_name = "A")]
+    pub a: String,
+    /// The "after" side, likewise
+    #[arg(value_name = "B")]
+    pub b: String,
+    /// Print Markdown, for a pull-request comment
+    #[arg(long, conflicts_with = "json")]
+    pub md: bool,
+    /// Print the diff as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when anything differs, 0 when nothing does (errors exit 2), as `git diff` does
+    #[arg(long)]
+    pub exit_code: bool,
+    /// On-time window by name: tcqsm (-60..300, the default), transitclock, capmetro, wmata
+    #[arg(long, value_name = "NAME", conflicts_with = "window")]
+    pub profile: Option<String>,
+    /// Custom on-time window `E,L` in seconds, both inclusive (`none` for no bound on a side)
+    #[arg(long, value_name = "E,L", allow_hyphen_values = true)]
+    pub window: Option<String>,
+    /// Only these days: `2016-11-24`, `2016-11-24..2016-11-27`, or a comma-separated list
+    #[arg(long, value_name = "SPEC")]
+    pub days: Option<String>,
+    /// Read every CSV: trust no `.partial` for content hashes or counts
+    #[arg(long)]
+    pub no_partials: bool,
+    /// Sample rows shown of each kind (changed, added, removed)
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub samples: usize,
+    /// Entries of each "where" ranking (route, hour, day, stop)
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub top: usize,
+    /// Threads that read and compare days [default: all cores; 8 or more for remote sides]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

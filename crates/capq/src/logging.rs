@@ -36,7 +36,7 @@ pub fn init(default: &str) {
 
 /// Colour codes only for a terminal, and not when `NO_COLOR` is set to anything
 /// (<https://no-color.org>: an empty value does not count).
-fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+pub fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
     terminal && no_color.is_none_or(|value| value.is_empty())
 }
 

@@ -22,6 +22,10 @@ fn main() -> ExitCode {
             let _ = e.print();
             return match e.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                // `capq diff --exit-code` says 1 for "differs", so its errors are 2, as git's.
+                _ if std::env::args().nth(1).as_deref() == Some("diff") => {
+                    ExitCode::from(exit::INTERNAL)
+                }
                 // Wrong arguments are the user's input being wrong: exit 1, not clap's 2.
                 _ => ExitCode::from(exit::INPUT),
             };
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Command::Stop(args) => commands::stop::run(args),
         Command::Dashboard(args) => commands::dashboard::run(args),
         Command::Aggregate(args) => commands::aggregate::run(args),
+        Command::Diff(args) => commands::diff::run(args),
     };
     let code = match result {
         Ok(code) => ExitCode::from(code),

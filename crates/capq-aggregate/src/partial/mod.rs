@@ -23,9 +23,11 @@
 
 pub(crate) mod builder;
 mod codec;
+mod view;
 
 pub use builder::PartialBuilder;
 pub use codec::{FORMAT_VERSION, MAGIC};
+pub use view::DeviationCounts;
 
 use capmetrics::Date;
 

@@ -119,7 +119,7 @@ pub fn run(args: AggregateArgs) -> anyhow::Result<u8> {
 }
 
 /// `--profile` or `--window` (clap refuses both), else the default profile.
-fn window_choice(profile: Option<&str>, window: Option<&str>) -> anyhow::Result<WindowChoice> {
+pub fn window_choice(profile: Option<&str>, window: Option<&str>) -> anyhow::Result<WindowChoice> {
     Ok(match (profile, window) {
         (Some(_), Some(_)) => {
             anyhow::bail!(UserError("give --profile or --window, not both".into()))

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bench_dashboard;
 pub mod compare;
 pub mod dashboard;
+pub mod diff;
 pub mod empty;
 pub mod enqueue;
 pub mod failed;

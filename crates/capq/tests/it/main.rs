@@ -7,6 +7,7 @@ mod batch_aggregate;
 mod cluster;
 mod dashboard;
 mod deploy;
+mod diff;
 mod fuzz_regressions;
 mod messages;
 mod partition;

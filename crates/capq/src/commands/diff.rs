@@ -1,0 +1,229 @@
+//! `capq diff A B`: what moved between two folders or prefixes of processed days (local,
+//! `file://`, `s3://`, or read-only `http(s)://`), shown for a terminal, as Markdown (`--md`) or
+//! as JSON (`--json`), on stdout; notes and timings go to stderr.
+//!
+//! Each side is listed once (names, sizes and times: one request on S3) and becomes a
+//! `capq_diff::Side`; the library decides what to read (a current partial's hash often spares
+//! reading a day at all) and reads it through the fetchers made here. Exit codes follow
+//! `git diff`: 0, or with `--exit-code` 1 when anything differs, and 2 on every error (so a
+//! script can tell "differs" from "failed").
+
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use anyhow::Context;
+use capmetrics::parse_day_spec;
+use capq_aggregate::FileInfo;
+use capq_diff::{DiffOptions, Side, render};
+use capq_storage::{Location, Storage};
+
+use super::aggregate::window_choice;
+use super::runtime;
+use crate::cli::DiffArgs;
+use crate::exit;
+
+pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
+    match diff(args) {
+        Ok(code) => Ok(code),
+        Err(error) if is_broken_pipe(&error) => Ok(exit::SUCCESS),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            Ok(exit::INTERNAL)
+        }
+    }
+}
+
+fn diff(args: DiffArgs) -> anyhow::Result<u8> {
+    let window = window_choice(args.profile.as_deref(), args.window.as_deref())?;
+    let days = args
+        .days
+        .as_deref()
+        .map(|text| parse_day_spec(text).map_err(|e| anyhow::anyhow!("--days: {e}")))
+        .transpose()?;
+    if args.threads == Some(0) {
+        anyhow::bail!("--threads must be at least 1");
+    }
+    let location_a = Location::parse(&args.a).map_err(|e| anyhow::anyhow!("A: {e}"))?;
+    let location_b = Location::parse(&args.b).map_err(|e| anyhow::anyhow!("B: {e}"))?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let remote = location_a.is_remote() || location_b.is_remote();
+    let threads = args
+        .threads
+        .unwrap_or(if remote { cores.max(8) } else { cores });
+
+    let started = Instant::now();
+    // Local folders need neither: configuring storage loads TLS roots, which costs more
+    // than diffing a year whose days are known identical.
+    let remote = if remote {
+        Some((
+            runtime()?,
+            Storage::from_env().context("configuring storage")?,
+        ))
+    } else {
+        None
+    };
+    let mut side_a = side(remote.as_ref(), "A", &args.a, &location_a)?;
+    let mut side_b = side(remote.as_ref(), "B", &args.b, &location_b)?;
+    if let Some(days) = &days {
+        side_a.retain_days(days);
+        side_b.retain_days(days);
+        if side_a.days().is_empty() && side_b.days().is_empty() {
+            anyhow::bail!(
+                "--days: neither {} nor {} has a processed day of those",
+                args.a,
+                args.b
+            );
+        }
+    }
+    let fetch_a = fetcher(remote.as_ref(), &location_a);
+    let fetch_b = fetcher(remote.as_ref(), &location_b);
+    let options = DiffOptions {
+        window,
+        threads,
+        samples: args.samples,
+        top: args.top,
+        use_partials: !args.no_partials,
+    };
+    let diff = capq_diff::diff(&side_a, &side_b, &fetch_a, &fetch_b, &options)?;
+    for note in &diff.notes {
+        eprintln!("note: {note}");
+    }
+    let text = if args.json {
+        render::json(&diff)
+    } else if args.md {
+        render::markdown(&diff)
+    } else {
+        let stdout = std::io::stdout();
+        let colour = crate::logging::colour(
+            stdout.is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        );
+        render::terminal(&diff, colour)
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    let d = &diff.days;
+    tracing::info!(
+        days = side_a.days().len().max(side_b.days().len()),
+        identical = d.identical,
+        by_hash = d.identical_by_hash,
+        seconds = started.elapsed().as_secs_f64(),
+        "diff done"
+    );
+    Ok(if args.exit_code && diff.differs() {
+        exit::INPUT
+    } else {
+        exit::SUCCESS
+    })
+}
+
+/// The async runtime and storage handle that remote sides are read through.
+type Remote = (tokio::runtime::Runtime, Storage);
+
+/// The side of a folder or prefix, from its listing. A missing folder, or one without any
+/// processed day, is an error naming it.
+fn side(
+    remote: Option<&Remote>,
+    name: &str,
+    text: &str,
+    location: &Location,
+) -> anyhow::Result<Side> {
+    let files = match (location, remote) {
+        (Location::Path(path), _) => {
+            if !path.exists() {
+                anyhow::bail!("{name}: folder {} does not exist", path.display());
+            }
+            if !path.is_dir() {
+                anyhow::bail!(
+                    "{name}: {} is a file; give the folder that holds the <DAY>_processed.csv files",
+                    path.display()
+                );
+            }
+            list_local(path).with_context(|| format!("{name}: listing {}", path.display()))?
+        }
+        (_, Some((runtime, storage))) => runtime
+            .block_on(storage.list_entries(location))
+            .with_context(|| format!("{name}: listing {location}"))?
+            .into_iter()
+            .map(|e| FileInfo {
+                name: e.name,
+                size: e.size,
+                modified: e.modified,
+            })
+            .collect(),
+        (_, None) => anyhow::bail!("{name}: {location} needs storage, which is not configured"),
+    };
+    let (side, warnings) = Side::from_listing(text, location.to_string(), files);
+    for warning in warnings {
+        eprintln!("note: {name}: {warning}");
+    }
+    if side.days().is_empty() {
+        anyhow::bail!("{name}: no <DAY>_processed.csv files in {location}");
+    }
+    Ok(side)
+}
+
+/// The files directly in a local folder, with their sizes and modification times (what
+/// `Storage::list_entries` gives, without configuring storage).
+fn list_local(path: &std::path::Path) -> std::io::Result<Vec<FileInfo>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        // A file removed since the listing is simply not listed.
+        let Ok(meta) = std::fs::metadata(entry.path()) else {
+            continue;
+        };
+        if meta.is_file() {
+            files.push(FileInfo {
+                name,
+                size: Some(meta.len()),
+                modified: meta.modified().ok(),
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// Reads files of a side: local ones straight from the calling thread, remote ones through
+/// the runtime.
+fn fetcher<'a>(
+    remote: Option<&'a Remote>,
+    folder: &'a Location,
+) -> impl Fn(&str) -> Result<Option<Vec<u8>>, capq_diff::Error> + Sync + 'a {
+    let remote = remote.map(|(runtime, storage)| (runtime.handle().clone(), storage));
+    move |name: &str| {
+        let location = folder.join(name);
+        let fetched = match (&location, &remote) {
+            (Location::Path(path), _) => match std::fs::read(path) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err((
+                    e.to_string(),
+                    e.kind() == std::io::ErrorKind::PermissionDenied,
+                )),
+            },
+            (_, Some((handle, storage))) => handle
+                .block_on(storage.get(&location))
+                .map(|b| b.map(|b| b.to_vec()))
+                .map_err(|e| (e.to_string(), false)),
+            (_, None) => Err(("storage is not configured".to_owned(), false)),
+        };
+        fetched.map_err(|(detail, input_error)| capq_diff::Error::Fetch {
+            file: location.to_string(),
+            detail,
+            input_error,
+        })
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
