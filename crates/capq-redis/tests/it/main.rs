@@ -3,13 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod calls;
 mod dependents;
 mod requeue;
 
 use std::time::{Duration, SystemTime};
 
 use capq_core::broker::{
-    Broker, Claim, Claimed, Completion, Ending, Lease, Pulse, Registration, Start, UpkeepPolicy,
+    Broker, Claim, ClaimCall, Claimed, Completion, Ending, Lease, Pulse, Registration, Start,
+    UpkeepPolicy,
 };
 use capq_core::job::DEFAULT_FAILURE_TTL;
 use capq_core::payload::{Call, Serializer};
@@ -28,7 +30,12 @@ fn registration(name: &str) -> Registration {
     }
 }
 
-fn noop() -> Call {
+/// A fresh completion call id.
+pub fn call() -> String {
+    ClaimCall::new().id
+}
+
+pub fn noop() -> Call {
     Call {
         func: "capq.noop".into(),
         args: vec![],
@@ -37,7 +44,7 @@ fn noop() -> Call {
     }
 }
 
-async fn setup(jobs: usize) -> (RedisServer, Redis, Registration, Vec<String>) {
+pub async fn setup(jobs: usize) -> (RedisServer, Redis, Registration, Vec<String>) {
     let server = RedisServer::start();
     let redis = Redis::connect(&server.url()).await.unwrap();
     let worker = registration("w1");
@@ -49,7 +56,7 @@ async fn setup(jobs: usize) -> (RedisServer, Redis, Registration, Vec<String>) {
 
 async fn claim(redis: &Redis, worker: &Registration, max: usize, start_now: usize) -> Vec<Claimed> {
     match redis
-        .claim(worker, max, start_now, Duration::from_secs(60))
+        .claim(worker, &ClaimCall::new(), max, start_now, Duration::from_secs(60))
         .await
         .unwrap()
     {
@@ -58,7 +65,7 @@ async fn claim(redis: &Redis, worker: &Registration, max: usize, start_now: usiz
     }
 }
 
-fn completion(job: &Claimed, ending: Ending) -> Completion {
+pub fn completion(job: &Claimed, ending: Ending) -> Completion {
     let now = SystemTime::now();
     Completion {
         id: job.id.clone(),
@@ -74,7 +81,7 @@ fn completion(job: &Claimed, ending: Ending) -> Completion {
     }
 }
 
-fn status(server: &RedisServer, id: &str) -> Option<String> {
+pub fn status(server: &RedisServer, id: &str) -> Option<String> {
     server
         .command(&["HGET", &format!("rq:job:{id}"), "status"])
         .text()
@@ -96,11 +103,12 @@ async fn claims_mark_started_only_jobs_that_have_a_slot() {
         Some(3),
         "all three are leased"
     );
+    // The worker's record is the completion call's to write, in the worker's order.
     assert_eq!(
         server
             .command(&["HGET", "rq:worker:w1", "current_job"])
             .text(),
-        Some(ids[0].clone())
+        None
     );
     // The prefetched job reports its start later, with the attempt number.
     let start = Start {
@@ -108,7 +116,10 @@ async fn claims_mark_started_only_jobs_that_have_a_slot() {
         started_at: SystemTime::now(),
         attempt: 1,
     };
-    redis.complete(&worker, &[start], &[], false).await.unwrap();
+    redis
+        .complete(&worker, &call(), &[start], &[], Some(&ids[0]))
+        .await
+        .unwrap();
     assert_eq!(status(&server, &ids[1]).as_deref(), Some("started"));
     assert_eq!(
         server
@@ -116,9 +127,19 @@ async fn claims_mark_started_only_jobs_that_have_a_slot() {
             .int(),
         Some(1)
     );
+    assert_eq!(
+        server.command(&["HGET", "rq:worker:w1", "state"]).text(),
+        Some("busy".into())
+    );
+    assert_eq!(
+        server
+            .command(&["HGET", "rq:worker:w1", "current_job"])
+            .text(),
+        Some(ids[0].clone())
+    );
     assert!(matches!(
         redis
-            .claim(&worker, 5, 5, Duration::from_secs(60))
+            .claim(&worker, &ClaimCall::new(), 5, 5, Duration::from_secs(60))
             .await
             .unwrap(),
         Claim::Empty
@@ -145,7 +166,10 @@ async fn finishing_records_the_result_where_rq_looks() {
         ),
     ];
     assert_eq!(
-        redis.complete(&worker, &[], &done, true).await.unwrap(),
+        redis
+            .complete(&worker, &call(), &[], &done, None)
+            .await
+            .unwrap(),
         vec![true, true]
     );
     assert_eq!(status(&server, &ids[0]).as_deref(), Some("finished"));
@@ -215,7 +239,10 @@ async fn a_completion_after_the_lease_was_lost_writes_nothing() {
     server.command(&["HSET", &format!("rq:job:{}", ids[0]), "status", "queued"]);
     let late = completion(&jobs[0], Ending::Finished { return_value: None });
     assert_eq!(
-        redis.complete(&worker, &[], &[late], true).await.unwrap(),
+        redis
+            .complete(&worker, &call(), &[], &[late], None)
+            .await
+            .unwrap(),
         vec![false]
     );
     assert_eq!(status(&server, &ids[0]).as_deref(), Some("queued"));
@@ -430,9 +457,10 @@ async fn retries_are_scheduled_or_requeued() {
     redis
         .complete(
             &worker,
+            &call(),
             &[],
             &[completion(&jobs[0], later), completion(&jobs[1], now)],
-            true,
+            None,
         )
         .await
         .unwrap();
@@ -492,12 +520,13 @@ async fn dependents_are_queued_when_their_parent_finishes() {
     redis
         .complete(
             &worker,
+            &call(),
             &[],
             &[completion(
                 &jobs[0],
                 Ending::Finished { return_value: None },
             )],
-            true,
+            None,
         )
         .await
         .unwrap();
@@ -532,7 +561,7 @@ async fn suspension_stops_claims() {
     redis.suspend().await.unwrap();
     assert!(matches!(
         redis
-            .claim(&worker, 1, 1, Duration::from_secs(60))
+            .claim(&worker, &ClaimCall::new(), 1, 1, Duration::from_secs(60))
             .await
             .unwrap(),
         Claim::Suspended
@@ -540,7 +569,7 @@ async fn suspension_stops_claims() {
     redis.resume().await.unwrap();
     assert!(matches!(
         redis
-            .claim(&worker, 1, 1, Duration::from_secs(60))
+            .claim(&worker, &ClaimCall::new(), 1, 1, Duration::from_secs(60))
             .await
             .unwrap(),
         Claim::Jobs(_)
@@ -556,7 +585,12 @@ async fn waiting_claims_a_job_as_soon_as_it_arrives() {
         let worker = worker.clone();
         tokio::spawn(async move {
             redis
-                .wait_and_claim(&worker, Duration::from_secs(60), Duration::from_secs(5))
+                .wait_and_claim(
+                    &worker,
+                    &ClaimCall::new(),
+                    Duration::from_secs(60),
+                    Duration::from_secs(5),
+                )
                 .await
         })
     };
@@ -619,7 +653,10 @@ async fn batches_count_their_ended_jobs() {
         })
         .collect();
     done.sort_by_key(|c| c.id.clone());
-    redis.complete(&worker, &[], &done, true).await.unwrap();
+    redis
+            .complete(&worker, &call(), &[], &done, None)
+            .await
+            .unwrap();
     assert_eq!(
         server
             .command(&["HGET", &format!("capq:batch:{}", batch.id), "finished"])

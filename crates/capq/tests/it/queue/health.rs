@@ -73,3 +73,68 @@ fn health_and_metrics_endpoints() {
         worker.log()
     );
 }
+
+#[test]
+fn a_worker_started_before_redis_waits_for_it() {
+    let mut redis = RedisServer::start_with(capq_test_support::redis_server::RedisOptions {
+        aof: true,
+        ..Default::default()
+    });
+    redis.kill();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut worker = spawn_worker(
+        &redis,
+        None,
+        &["--name", "early", "--lease", "3", "--metrics-bind", &bind],
+    );
+    // It waits, saying for what; alive (no restart loop) but not ready.
+    eventually("the worker to say it waits", Duration::from_secs(60), || {
+        worker.log().contains("waiting for Redis")
+    });
+    eventually("liveness", Duration::from_secs(60), || {
+        get(port, "/healthz").is_some_and(|(s, _)| s == 200)
+    });
+    let (status, body) = get(port, "/healthz/ready").unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("Redis"), "{body}");
+    assert!(
+        worker.child.try_wait().unwrap().is_none(),
+        "the worker exited:\n{}",
+        worker.log()
+    );
+    let log = worker.log();
+    assert!(
+        log.contains(&format!("redis://127.0.0.1:{}", redis.port())),
+        "the log names the server:\n{log}"
+    );
+
+    // Redis comes up: the worker registers, becomes ready and works.
+    redis.restart();
+    eventually("readiness", Duration::from_secs(60), || {
+        get(port, "/healthz/ready").is_some_and(|(s, _)| s == 200)
+    });
+    let ids = enqueue_python(&redis, "default", "[('capq.noop', ())]", 3);
+    eventually("the jobs to finish", Duration::from_secs(60), || {
+        crate::reliability::statuses(&redis, &ids) == vec![("finished".to_owned(), 3)]
+    });
+    worker.terminate();
+    assert!(
+        worker.wait(Duration::from_secs(30)).success(),
+        "{}",
+        worker.log()
+    );
+}
+
+#[test]
+fn sigterm_while_waiting_for_redis_exits_cleanly() {
+    let port = free_port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut worker = super::spawn_worker_at(&url, &[], &["--name", "never"]);
+    eventually("the worker to say it waits", Duration::from_secs(60), || {
+        worker.log().contains("waiting for Redis")
+    });
+    worker.terminate();
+    let status = worker.wait(Duration::from_secs(30));
+    assert!(status.success(), "{status}:\n{}", worker.log());
+}
