@@ -18,8 +18,8 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
 use crate::broker::{
-    Broker, BrokerError, Claim, ClaimCall, Claimed, Completion, Ending, Lease, Pulse,
-    Registration, Start, Upkeep, UpkeepPolicy, WorkerCommand,
+    Broker, BrokerError, Claim, ClaimCall, Claimed, Completion, Ending, Lease, Pulse, Registration,
+    Start, Upkeep, UpkeepPolicy, WorkerCommand,
 };
 use crate::payload::Call;
 
@@ -60,7 +60,10 @@ impl Stored {
     fn hash(&self) -> Vec<(String, Vec<u8>)> {
         let mut fields = self.fields.clone();
         fields.retain(|(name, _)| name != "retries_left");
-        fields.push(("capq_attempts".into(), self.attempts.to_string().into_bytes()));
+        fields.push((
+            "capq_attempts".into(),
+            self.attempts.to_string().into_bytes(),
+        ));
         fields.push((
             "capq_recoveries".into(),
             self.recoveries.to_string().into_bytes(),
@@ -475,7 +478,11 @@ impl MemoryBroker {
     /// Sends a command to a listening worker; false if none listens.
     pub fn send(&self, worker: &str, command: WorkerCommand) -> bool {
         let state = self.state();
-        let listeners = state.listeners.get(worker).map(Vec::as_slice).unwrap_or(&[]);
+        let listeners = state
+            .listeners
+            .get(worker)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let mut sent = false;
         for listener in listeners {
             sent |= listener.send(command.clone()).is_ok();
@@ -714,7 +721,11 @@ impl Broker for MemoryBroker {
                     return_value: None,
                     at: now,
                 });
-                state.queues.entry(held.queue).or_default().push_front(id.clone());
+                state
+                    .queues
+                    .entry(held.queue)
+                    .or_default()
+                    .push_front(id.clone());
                 state.happened.push(Happened::Recovered { id, at: now });
                 upkeep.recovered += 1;
             }
@@ -726,7 +737,10 @@ impl Broker for MemoryBroker {
         Ok(upkeep)
     }
 
-    async fn move_scheduled(&self, _worker: &Registration) -> Result<(u64, Option<f64>), MemoryError> {
+    async fn move_scheduled(
+        &self,
+        _worker: &Registration,
+    ) -> Result<(u64, Option<f64>), MemoryError> {
         let mut state = self.state();
         state.reachable()?;
         let now = Instant::now();

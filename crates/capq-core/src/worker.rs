@@ -46,8 +46,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::Instant;
 
 use crate::broker::{
-    Broker, BrokerError, Claim, ClaimCall, Claimed, Completion, Ending, Lease, Registration,
-    Start, UpkeepPolicy, WorkerCommand,
+    Broker, BrokerError, Claim, ClaimCall, Claimed, Completion, Ending, Lease, Registration, Start,
+    UpkeepPolicy, WorkerCommand,
 };
 use crate::env::TaskEnv;
 use crate::job::{DEFAULT_TIMEOUT, Defaults, Job};
@@ -548,20 +548,28 @@ async fn dispatch<B: Broker>(
                     continue;
                 }
                 // Wait holding the free slots, so a job that arrives starts at once.
-                let waited = send_claim(&mut backoff, shutdown, "wait for jobs", true, |call| {
-                    async move {
+                let waited = send_claim(
+                    &mut backoff,
+                    shutdown,
+                    "wait for jobs",
+                    true,
+                    |call| async move {
                         broker
                             .wait_and_claim(registration, &call, config.lease, config.wait)
                             .await
-                    }
-                })
+                    },
+                )
                 .await;
                 match waited {
                     Ok((Claim::Jobs(jobs), sent)) => executor.adopt(jobs, permits, sent),
                     Ok(_) => {}
                     Err(call) => {
-                        let reclaim =
-                            broker.wait_and_claim(registration, &call, config.lease, Duration::ZERO);
+                        let reclaim = broker.wait_and_claim(
+                            registration,
+                            &call,
+                            config.lease,
+                            Duration::ZERO,
+                        );
                         executor.adopt_for_hand_back(reclaim).await;
                         return;
                     }
@@ -692,7 +700,11 @@ impl Executor {
             let Some(job) = next else {
                 return Some(permit);
             };
-            let control = self.shared.held().get(&job.id).map(|h| Arc::clone(&h.control));
+            let control = self
+                .shared
+                .held()
+                .get(&job.id)
+                .map(|h| Arc::clone(&h.control));
             let Some(control) = control else { continue };
             match control.requested() {
                 NO_REQUEST => {
@@ -899,7 +911,10 @@ async fn run_call(job: &Job, registry: &Registry, env: Arc<TaskEnv>, control: &C
         let wait = jittered(delay);
         if Instant::now() + wait + run_started.elapsed() > window_end {
             let message = if runs > 1 {
-                format!("{message} (tried {runs} times over {:.0?})", started.elapsed())
+                format!(
+                    "{message} (tried {runs} times over {:.0?})",
+                    started.elapsed()
+                )
             } else {
                 message
             };

@@ -297,7 +297,10 @@ impl RedisServer {
     }
 
     fn signal(&self, signal: &str) {
-        let child = self.child.as_ref().expect("a server of the test's own, running");
+        let child = self
+            .child
+            .as_ref()
+            .expect("a server of the test's own, running");
         let sent = Command::new("kill")
             .args([signal, &child.id().to_string()])
             .status()

@@ -74,6 +74,9 @@ async fn a_timeout_cancels_a_running_job_and_frees_its_slot() {
         "timed out after {took:?}"
     );
     assert_eq!(last_error(&bed, &id), "timed out after 3 s");
-    until_task("the task to see its cancellation", || bed.probe.has("cancelled:g")).await;
+    until_task("the task to see its cancellation", || {
+        bed.probe.has("cancelled:g")
+    })
+    .await;
     bed.stop().await;
 }

@@ -26,11 +26,16 @@ async fn heartbeats_keep_a_long_jobs_lease() {
     });
     until_task("the job to run", || bed.probe.has("running:long")).await;
     let started = tokio::time::Instant::now();
-    until("ten leases to pass", || started.elapsed() > Duration::from_secs(30)).await;
+    until("ten leases to pass", || {
+        started.elapsed() > Duration::from_secs(30)
+    })
+    .await;
     assert_eq!(bed.status(&id), "started");
     let record = bed.broker.worker("w").unwrap();
     assert!(
-        record.current_job_working_time.is_some_and(|t| t >= Duration::from_secs(25)),
+        record
+            .current_job_working_time
+            .is_some_and(|t| t >= Duration::from_secs(25)),
         "{record:?}"
     );
     bed.probe.open("long");
@@ -50,10 +55,16 @@ async fn a_worker_cut_off_for_a_lease_hands_its_job_back() {
     });
     until_task("the job to run", || bed.probe.has("running:cut")).await;
     bed.broker.set_unreachable(true);
-    until("the worker to give the job up", || bed.probe.has("cancelled:cut")).await;
+    until("the worker to give the job up", || {
+        bed.probe.has("cancelled:cut")
+    })
+    .await;
     bed.broker.set_unreachable(false);
     // Handed back or recovered, whichever the broker saw first; then it runs again.
-    until("the job to run again", || bed.probe.runs_of("cut").len() == 2).await;
+    until("the job to run again", || {
+        bed.probe.runs_of("cut").len() == 2
+    })
+    .await;
     bed.probe.open("cut");
     until("the job to finish", || bed.status(&id) == "finished").await;
     let job = bed.broker.job(&id).unwrap();
@@ -65,7 +76,9 @@ async fn a_worker_cut_off_for_a_lease_hands_its_job_back() {
 #[tokio::test(start_paused = true)]
 async fn a_claim_whose_answer_was_lost_is_adopted_not_left_to_expire() {
     let mut bed = Bed::new();
-    let ids: Vec<String> = (0..3).map(|i| bed.job("record", &i.to_string(), &[])).collect();
+    let ids: Vec<String> = (0..3)
+        .map(|i| bed.job("record", &i.to_string(), &[]))
+        .collect();
     bed.broker.lose_answers(Answers::Claims, 2);
     bed.start(|c| c.lease = Duration::from_secs(5));
     until("every job to finish", || all(&bed, &ids, "finished")).await;
@@ -84,7 +97,9 @@ async fn a_claim_whose_answer_was_lost_is_adopted_not_left_to_expire() {
 #[tokio::test(start_paused = true)]
 async fn a_completion_whose_answer_was_lost_is_not_a_lost_lease() {
     let mut bed = Bed::new();
-    let ids: Vec<String> = (0..3).map(|i| bed.job("record", &i.to_string(), &[])).collect();
+    let ids: Vec<String> = (0..3)
+        .map(|i| bed.job("record", &i.to_string(), &[]))
+        .collect();
     bed.broker.lose_answers(Answers::Completions, 2);
     bed.start(|_| {});
     until("every job to finish", || all(&bed, &ids, "finished")).await;

@@ -56,7 +56,12 @@ impl Probe {
 
     /// The labels of the runs so far, in the order they began.
     pub fn ran(&self) -> Vec<String> {
-        self.ran.lock().unwrap().iter().map(|(l, _)| l.clone()).collect()
+        self.ran
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(l, _)| l.clone())
+            .collect()
     }
 
     /// When each run of `label` began.
@@ -266,8 +271,7 @@ impl Bed {
         let source: Box<dyn DataSource> = Box::new(LocalDir::new(self._data.path()));
         let env = Arc::new(TaskEnv {
             data: Catalog::new(source),
-            storage: capq_storage::Storage::from_env_vars(Vec::<(String, String)>::new())
-                .unwrap(),
+            storage: capq_storage::Storage::from_env_vars(Vec::<(String, String)>::new()).unwrap(),
             runtime: tokio::runtime::Handle::current(),
         });
         let stop = self.stop.subscribe();
@@ -348,7 +352,10 @@ pub async fn until(what: &str, mut condition: impl FnMut() -> bool) {
 pub async fn until_task(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !condition() {
-        assert!(std::time::Instant::now() < deadline, "never happened: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
         // A blocking sleep keeps tokio from moving the clock on its own meanwhile.
         tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(1)))
             .await
@@ -361,7 +368,10 @@ pub async fn until_task(what: &str, mut condition: impl FnMut() -> bool) {
 pub async fn until_real(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !condition() {
-        assert!(std::time::Instant::now() < deadline, "never happened: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }

@@ -73,7 +73,10 @@ async fn several_slots_are_handed_out_in_queue_order() {
 async fn a_worker_with_nothing_running_reads_idle() {
     let mut bed = Bed::new();
     bed.start(|c| c.concurrency = 2);
-    until("the worker to register", || bed.broker.worker("w").is_some()).await;
+    until("the worker to register", || {
+        bed.broker.worker("w").is_some()
+    })
+    .await;
     let record = bed.broker.worker("w").unwrap();
     assert_eq!((record.state.as_str(), record.current_job), ("idle", None));
 
@@ -81,7 +84,10 @@ async fn a_worker_with_nothing_running_reads_idle() {
     let long = bed.job("gate", "long", &[]);
     until_task("the long job to run", || bed.probe.has("running:long")).await;
     let short = bed.job("record", "short", &[]);
-    until("the short job to finish", || bed.status(&short) == "finished").await;
+    until("the short job to finish", || {
+        bed.status(&short) == "finished"
+    })
+    .await;
     let record = bed.broker.worker("w").unwrap();
     assert_eq!(
         (record.state.as_str(), record.current_job.as_deref()),
@@ -109,12 +115,19 @@ async fn a_stop_request_stops_the_running_job_and_the_worker_goes_on() {
     bed.start(|_| {});
     until_task("the job to run", || bed.probe.has("running:stopped")).await;
     until("the worker to listen", || {
-        bed.broker.send("w", WorkerCommand::StopJob(stopped.clone()))
+        bed.broker
+            .send("w", WorkerCommand::StopJob(stopped.clone()))
     })
     .await;
-    until("the job to be stopped", || bed.status(&stopped) == "stopped").await;
+    until("the job to be stopped", || {
+        bed.status(&stopped) == "stopped"
+    })
+    .await;
     until("the next job to finish", || bed.status(&next) == "finished").await;
-    until_task("the cancelled task to return", || bed.probe.has("cancelled:stopped")).await;
+    until_task("the cancelled task to return", || {
+        bed.probe.has("cancelled:stopped")
+    })
+    .await;
     assert_eq!(endings(&bed, &stopped), ["stopped"]);
     bed.stop().await;
 }
@@ -124,9 +137,13 @@ async fn at_shutdown_prefetched_jobs_go_back_in_order_and_the_running_one_finish
     let mut bed = Bed::new();
     // Quick jobs first, so the worker learns to claim ahead; then a long one and more quick
     // ones, claimed with it and waiting for its slot.
-    let warm: Vec<String> = (0..5).map(|i| bed.job("record", &format!("w{i}"), &[])).collect();
+    let warm: Vec<String> = (0..5)
+        .map(|i| bed.job("record", &format!("w{i}"), &[]))
+        .collect();
     let long = bed.job("gate", "long", &[]);
-    let waiting: Vec<String> = (0..10).map(|i| bed.job("record", &format!("q{i}"), &[])).collect();
+    let waiting: Vec<String> = (0..10)
+        .map(|i| bed.job("record", &format!("q{i}"), &[]))
+        .collect();
     bed.start(|c| c.concurrency = 1);
     until_task("the long job to run", || bed.probe.has("running:long")).await;
     assert!(all(&bed, &warm, "finished"));
@@ -159,6 +176,9 @@ async fn past_the_grace_period_the_running_job_goes_back() {
     assert_eq!(bed.broker.queued("default"), [long.clone()]);
     assert_eq!(endings(&bed, &long), ["requeued"]);
     assert_eq!(stats.requeued, 1);
-    until_task("the cancelled task to return", || bed.probe.has("cancelled:long")).await;
+    until_task("the cancelled task to return", || {
+        bed.probe.has("cancelled:long")
+    })
+    .await;
     step().await;
 }

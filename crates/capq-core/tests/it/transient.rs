@@ -51,7 +51,8 @@ async fn transient_failures_stop_being_retried_within_the_timeout() {
     assert!(span <= Duration::from_secs(5), "runs spread over {span:?}");
     let error = last_error(&bed, &id);
     assert!(
-        error.contains("down: connection refused") && error.contains(&format!("tried {} times", runs.len())),
+        error.contains("down: connection refused")
+            && error.contains(&format!("tried {} times", runs.len())),
         "{error}"
     );
     assert_eq!(endings(&bed, &id), ["failed"]);

@@ -27,7 +27,10 @@ async fn a_claim_sent_again_answers_what_it_took_and_takes_nothing_more() {
     let lease = Duration::from_secs(60);
     let call = ClaimCall::new();
     let first = jobs(redis.claim(&worker, &call, 2, 1, lease).await.unwrap());
-    assert_eq!(first.iter().map(|j| &j.id).collect::<Vec<_>>(), [&ids[0], &ids[1]]);
+    assert_eq!(
+        first.iter().map(|j| &j.id).collect::<Vec<_>>(),
+        [&ids[0], &ids[1]]
+    );
     let again = ClaimCall {
         retry: true,
         ..call.clone()
@@ -51,7 +54,10 @@ async fn a_claim_sent_again_answers_what_it_took_and_takes_nothing_more() {
             .iter()
             .find(|(k, _)| k == "capq_attempts")
             .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
-        assert!(matches!(attempts.as_deref(), None | Some("0")), "{attempts:?}");
+        assert!(
+            matches!(attempts.as_deref(), None | Some("0")),
+            "{attempts:?}"
+        );
     }
     assert_eq!(server.command(&["LLEN", "rq:queue:default"]).int(), Some(3));
     assert_eq!(server.command(&["ZCARD", "rq:wip:default"]).int(), Some(2));
@@ -67,7 +73,10 @@ async fn a_claim_sent_again_answers_what_it_took_and_takes_nothing_more() {
             .await
             .unwrap(),
     );
-    assert_eq!(other.iter().map(|j| &j.id).collect::<Vec<_>>(), [&ids[2], &ids[3]]);
+    assert_eq!(
+        other.iter().map(|j| &j.id).collect::<Vec<_>>(),
+        [&ids[2], &ids[3]]
+    );
 }
 
 #[tokio::test]
@@ -107,11 +116,17 @@ async fn a_completion_sent_again_answers_as_the_first_and_records_nothing_twice(
     )];
     let id = call();
     assert_eq!(
-        redis.complete(&worker, &id, &[], &done, None).await.unwrap(),
+        redis
+            .complete(&worker, &id, &[], &done, None)
+            .await
+            .unwrap(),
         [true]
     );
     assert_eq!(
-        redis.complete(&worker, &id, &[], &done, None).await.unwrap(),
+        redis
+            .complete(&worker, &id, &[], &done, None)
+            .await
+            .unwrap(),
         [true],
         "not `lease lost`: it was this call that recorded it"
     );
@@ -143,7 +158,11 @@ async fn a_completion_sent_again_answers_as_the_first_and_records_nothing_twice(
 async fn the_worker_record_shows_what_the_last_completion_call_said() {
     let (server, redis, worker, ids) = setup(2).await;
     let key = "rq:worker:w1";
-    assert_eq!(field(&server, key, "state").as_deref(), Some("idle"), "a new worker");
+    assert_eq!(
+        field(&server, key, "state").as_deref(),
+        Some("idle"),
+        "a new worker"
+    );
     let claimed = jobs(
         redis
             .claim(&worker, &ClaimCall::new(), 2, 2, Duration::from_secs(60))
@@ -189,14 +208,20 @@ async fn the_worker_record_shows_what_the_last_completion_call_said() {
         .unwrap();
     assert_eq!(field(&server, key, "current_job"), Some(ids[0].clone()));
     // The first job ends; the second still runs: the record shows it.
-    let first = [completion(&claimed[0], Ending::Finished { return_value: None })];
+    let first = [completion(
+        &claimed[0],
+        Ending::Finished { return_value: None },
+    )];
     redis
         .complete(&worker, &call(), &[], &first, Some(&ids[1]))
         .await
         .unwrap();
     assert_eq!(field(&server, key, "current_job"), Some(ids[1].clone()));
     assert_eq!(field(&server, key, "current_job_working_time"), None);
-    let second = [completion(&claimed[1], Ending::Finished { return_value: None })];
+    let second = [completion(
+        &claimed[1],
+        Ending::Finished { return_value: None },
+    )];
     redis
         .complete(&worker, &call(), &[], &second, None)
         .await
@@ -283,7 +308,10 @@ async fn an_abandoned_wait_moves_nothing() {
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !blocked("1") {
-        assert!(std::time::Instant::now() < deadline, "the wait never blocked");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the wait never blocked"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     waiting.abort();

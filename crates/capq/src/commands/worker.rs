@@ -158,8 +158,10 @@ async fn connect_waiting(
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
             Err(e) => {
-                return Err(anyhow::Error::new(e)
-                    .context(format!("cannot connect to Redis at {}", capq_redis::redact(url))));
+                return Err(anyhow::Error::new(e).context(format!(
+                    "cannot connect to Redis at {}",
+                    capq_redis::redact(url)
+                )));
             }
         }
     }

@@ -15,9 +15,10 @@ fn python_and_capq_workers_share_a_queue() {
     let redis = RedisServer::start();
     let modules = tempfile::tempdir().unwrap();
     write_python_modules(modules.path());
-    // 300 jobs: short sleeps (so the Python worker has time to join), no-ops and failures.
+    // 300 jobs: sleeps of 0.1 s (the Python worker alone would take 12 s, time enough for
+    // capq to join however slowly it starts), no-ops and failures.
     let enqueue = format!(
-        "{}import capq\nids = {{'ok': [], 'fail': []}}\nfor i in range(300):\n    if i % 10 == 3:\n        ids['fail'].append(q.enqueue(capq.fail, f'boom {{i}}').id)\n    elif i % 2:\n        ids['ok'].append(q.enqueue(capq.sleep, 0.02).id)\n    else:\n        ids['ok'].append(q.enqueue(capq.noop).id)\nprint(json.dumps(ids))\n",
+        "{}import capq\nids = {{'ok': [], 'fail': []}}\nfor i in range(300):\n    if i % 10 == 3:\n        ids['fail'].append(q.enqueue(capq.fail, f'boom {{i}}').id)\n    elif i % 2:\n        ids['ok'].append(q.enqueue(capq.sleep, 0.1).id)\n    else:\n        ids['ok'].append(q.enqueue(capq.noop).id)\nprint(json.dumps(ids))\n",
         python_prelude(&redis, modules.path()),
     );
     let ids: serde_json::Value = serde_json::from_str(run_python_ok(&enqueue, &[]).trim()).unwrap();
@@ -42,7 +43,7 @@ fn python_and_capq_workers_share_a_queue() {
     // Let the Python worker get going before capq joins, so both take jobs.
     eventually(
         "the Python worker to take a job",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || {
             redis
                 .command(&["HGET", "rq:worker:python-worker", "successful_job_count"])

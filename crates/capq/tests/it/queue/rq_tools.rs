@@ -80,9 +80,10 @@ fn rq_info_and_rq_dashboard_read_capq_state() {
         .map(str::to_owned)
         .collect();
     assert_eq!(capq_ids.len(), 2);
-    // Last in line: a long job, the job that waits for it, a scheduled one and a canceled one.
+    // Last in line: a long job (stopped once its state was read: it may run as long as reading
+    // takes), the job that waits for it, a scheduled one and a canceled one.
     let later = format!(
-        "{}import capq\nfrom datetime import timedelta\nids = {{}}\nslow = q.enqueue(capq.sleep, 8)\nids['sleep'] = slow.id\nids['dependent'] = q.enqueue(capq.noop, depends_on=slow).id\nids['scheduled'] = q.enqueue_in(timedelta(hours=1), capq.noop).id\ncanceled = q.enqueue(capq.noop)\ncanceled.cancel()\nids['canceled'] = canceled.id\nprint(json.dumps(ids))\n",
+        "{}import capq\nfrom datetime import timedelta\nfrom rq.job import Dependency\nids = {{}}\nslow = q.enqueue(capq.sleep, 3600)\nids['sleep'] = slow.id\nids['dependent'] = q.enqueue(capq.noop, depends_on=Dependency(jobs=[slow], allow_failure=True)).id\nids['scheduled'] = q.enqueue_in(timedelta(hours=1), capq.noop).id\ncanceled = q.enqueue(capq.noop)\ncanceled.cancel()\nids['canceled'] = canceled.id\nprint(json.dumps(ids))\n",
         python_prelude(&redis, modules.path()),
     );
     let later_ids: serde_json::Value =
@@ -108,8 +109,7 @@ fn rq_info_and_rq_dashboard_read_capq_state() {
             .text()
     };
     // The earlier jobs' results are recorded a moment after the next job starts; wait for both.
-    // The sleep job runs 8 s, so the state holds long enough to be seen; if the sleep job ends
-    // first, the worker held back the earlier results, which is a bug worth naming.
+    // The jobs start in queue order, so the sleep job starts after the day jobs.
     eventually(
         "the sleep job to start after the others",
         Duration::from_secs(60),
@@ -208,8 +208,16 @@ fn rq_info_and_rq_dashboard_read_capq_state() {
         "{info_text}"
     );
 
+    // Stopping the long job releases the job that waits for it (it allows a failed parent).
+    let stopped = run_capq(&["stop", &sleep_id, "--url", &redis.url()], &[]);
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+
     // Python reads capq-enqueued jobs with Job.fetch, once the worker is done with them.
-    eventually("the dependent job to run", Duration::from_secs(30), || {
+    eventually("the dependent job to run", Duration::from_secs(60), || {
         redis
             .command(&[
                 "HGET",

@@ -63,9 +63,11 @@ fn a_timeout_during_the_upload_waits_for_it_and_the_job_finishes() {
     let started = field(&redis, &id, "started_at").expect("started_at");
     let started = capq_core::time::parse_rq_timestamp(&started).expect("an RQ timestamp");
     let past_deadline = started + Duration::from_secs(timeout + 2);
-    eventually("the job's deadline to pass", Duration::from_secs(60), || {
-        SystemTime::now() > past_deadline
-    });
+    eventually(
+        "the job's deadline to pass",
+        Duration::from_secs(60),
+        || SystemTime::now() > past_deadline,
+    );
     let while_held = field(&redis, &id, "status");
     proxy.set(Mode::Up);
     eventually("the upload to land", Duration::from_secs(60), || {
@@ -91,7 +93,11 @@ fn a_timeout_during_the_upload_waits_for_it_and_the_job_finishes() {
         "one ending"
     );
     worker.terminate();
-    assert!(worker.wait(Duration::from_secs(30)).success(), "{}", worker.log());
+    assert!(
+        worker.wait(Duration::from_secs(30)).success(),
+        "{}",
+        worker.log()
+    );
 }
 
 #[test]
@@ -108,7 +114,13 @@ fn a_timeout_before_the_upload_stores_nothing() {
     }
     std::fs::create_dir(data.path().join("vehicle_positions")).unwrap();
     let fifo = data.path().join(format!("vehicle_positions/{DAY}.csv"));
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     let mut args = vec![
         "worker".to_owned(),
         "--url".to_owned(),
@@ -147,12 +159,21 @@ fn a_timeout_before_the_upload_stores_nothing() {
     eventually("the cancelled run to end", Duration::from_secs(60), || {
         worker.log().contains("cancelled run ended")
     });
-    assert_eq!(s3.get_object("capq-out", "late/day.csv"), None, "{}", worker.log());
+    assert_eq!(
+        s3.get_object("capq-out", "late/day.csv"),
+        None,
+        "{}",
+        worker.log()
+    );
     assert_eq!(
         redis.command(&["XLEN", &format!("rq:results:{id}")]).int(),
         Some(1),
         "one ending"
     );
     worker.terminate();
-    assert!(worker.wait(Duration::from_secs(30)).success(), "{}", worker.log());
+    assert!(
+        worker.wait(Duration::from_secs(30)).success(),
+        "{}",
+        worker.log()
+    );
 }

@@ -9,7 +9,7 @@ mod ordering;
 mod redis_restart;
 mod redis_stall;
 mod retries;
-mod s3_outage;
+pub mod s3_outage;
 mod shutdown;
 mod sigkill;
 mod stop;

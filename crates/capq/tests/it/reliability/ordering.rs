@@ -41,7 +41,8 @@ fn one_worker_starts_a_queues_jobs_in_queue_order() {
         first_out_of_order,
         None,
         "jobs ran out of queue order from position {first_out_of_order:?}: {:?}",
-        &ran[first_out_of_order.unwrap_or(0)..(first_out_of_order.unwrap_or(0) + 10).min(ran.len())]
+        &ran[first_out_of_order.unwrap_or(0)
+            ..(first_out_of_order.unwrap_or(0) + 10).min(ran.len())]
     );
     assert_eq!(ran.len(), jobs);
 }

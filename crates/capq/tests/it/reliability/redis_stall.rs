@@ -36,7 +36,9 @@ fn a_stall_longer_than_the_command_timeout_recovers_nothing_and_loses_nothing() 
             .int()
             .unwrap_or(0)
     };
-    eventually("some jobs to finish", Duration::from_secs(60), || finished() >= 20);
+    eventually("some jobs to finish", Duration::from_secs(60), || {
+        finished() >= 20
+    });
     redis.pause();
     std::thread::sleep(Duration::from_secs(15));
     redis.resume();
@@ -49,7 +51,10 @@ fn a_stall_longer_than_the_command_timeout_recovers_nothing_and_loses_nothing() 
         log.contains("retrying"),
         "the stall made commands time out:\n{log}"
     );
-    assert!(!log.contains("lease lost"), "a false lease-lost warning:\n{log}");
+    assert!(
+        !log.contains("lease lost"),
+        "a false lease-lost warning:\n{log}"
+    );
     for id in &ids {
         assert_eq!(
             redis
@@ -73,5 +78,9 @@ fn a_stall_longer_than_the_command_timeout_recovers_nothing_and_loses_nothing() 
     }
     assert_eq!(redis.command(&["ZCARD", "rq:wip:default"]).int(), Some(0));
     worker.terminate();
-    assert!(worker.wait(Duration::from_secs(30)).success(), "{}", worker.log());
+    assert!(
+        worker.wait(Duration::from_secs(30)).success(),
+        "{}",
+        worker.log()
+    );
 }

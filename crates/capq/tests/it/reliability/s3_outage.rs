@@ -73,6 +73,28 @@ fn jobs_ride_out_an_s3_outage() {
         "the outage was met:\n{}",
         worker.log()
     );
+    assert_cause_once(&worker.log(), "connection refused");
     worker.terminate();
-    assert!(worker.wait(Duration::from_secs(30)).success(), "{}", worker.log());
+    assert!(
+        worker.wait(Duration::from_secs(30)).success(),
+        "{}",
+        worker.log()
+    );
+}
+
+/// Every log line that names `cause` names it once (an error's cause is not repeated by the
+/// errors that wrap it), and at least one does.
+pub fn assert_cause_once(log: &str, cause: &str) {
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|line| line.to_lowercase().contains(cause))
+        .collect();
+    assert!(!lines.is_empty(), "no line names {cause:?}:\n{log}");
+    for line in lines {
+        assert_eq!(
+            line.to_lowercase().matches(cause).count(),
+            1,
+            "the cause is repeated: {line}"
+        );
+    }
 }

@@ -20,11 +20,7 @@ fn status(redis: &RedisServer, id: &str) -> Option<String> {
 #[test]
 fn a_worker_with_no_job_running_reads_idle() {
     let redis = RedisServer::start();
-    let mut worker = spawn_worker(
-        &redis,
-        None,
-        &["--name", "idler", "--concurrency", "2"],
-    );
+    let mut worker = spawn_worker(&redis, None, &["--name", "idler", "--concurrency", "2"]);
     let key = "rq:worker:idler";
     eventually("the worker to register", Duration::from_secs(60), || {
         field(&redis, key, "birth").is_some()
@@ -59,7 +55,7 @@ fn a_worker_with_no_job_running_reads_idle() {
     });
     eventually(
         "the worker to read idle with no current job",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || {
             field(&redis, key, "state").as_deref() == Some("idle")
                 && field(&redis, key, "current_job").is_none()
@@ -75,8 +71,16 @@ fn a_worker_with_no_job_running_reads_idle() {
     let info = run_capq(&["info", "--url", &redis.url(), "--json"], &[]);
     let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(info["workers"][0]["state"], "idle", "{info}");
-    assert_eq!(info["workers"][0]["current_job"], serde_json::Value::Null, "{info}");
+    assert_eq!(
+        info["workers"][0]["current_job"],
+        serde_json::Value::Null,
+        "{info}"
+    );
 
     worker.terminate();
-    assert!(worker.wait(Duration::from_secs(30)).success(), "{}", worker.log());
+    assert!(
+        worker.wait(Duration::from_secs(30)).success(),
+        "{}",
+        worker.log()
+    );
 }
