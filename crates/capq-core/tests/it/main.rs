@@ -81,6 +81,14 @@ impl Probe {
         self.changed.notify_all();
     }
 
+    /// Waits (on a blocking thread) until `gate` opens, cancelled or not.
+    fn wait_regardless(&self, gate: &str) {
+        let mut open = self.open.lock().unwrap();
+        while !open.contains(gate) {
+            open = self.changed.wait(open).unwrap();
+        }
+    }
+
     /// Waits (on a blocking thread) until `gate` opens; false if the run is cancelled first.
     fn wait(&self, gate: &str, ctx: &TaskContext) -> bool {
         let mut open = self.open.lock().unwrap();
@@ -206,17 +214,10 @@ impl Task for Store {
         self.0.note(&label);
         self.0.flag(format!("running:{label}"));
         // Like a day's computation: it does not stop at once when cancelled.
-        let mut open = self.0.open.lock().unwrap();
-        while !open.contains(&label) {
-            open = self.0.changed.wait(open).unwrap();
-        }
-        drop(open);
+        self.0.wait_regardless(&label);
         let stored = ctx.commit(|| {
             self.0.flag(format!("committing:{label}"));
-            let mut open = self.0.open.lock().unwrap();
-            while !open.contains(&format!("{label}-store")) {
-                open = self.0.changed.wait(open).unwrap();
-            }
+            self.0.wait_regardless(&format!("{label}-store"));
             self.0.flag(format!("stored:{label}"));
             Ok::<(), String>(())
         });

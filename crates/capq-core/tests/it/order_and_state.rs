@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use capq_core::broker::WorkerCommand;
-use capq_core::memory::Happened;
 
 use super::{Bed, all, endings, step, until, until_real, until_task};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use capq_core::worker::TRANSIENT_FIRST_DELAY;
 use capq_pickle::Value;
 
-use super::{Bed, endings, last_error, until, until_task};
+use super::{Bed, endings, last_error, until};
 
 #[tokio::test(start_paused = true)]
 async fn a_transient_failure_is_tried_again_with_backoff_and_the_job_finishes() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use capq_core::broker::{Broker, Claim, ClaimCall, Ending, Lease};
 use capq_redis::NewJob;
 
-use super::{call, completion, noop, setup, status};
+use super::{blocked_clients, call, completion, noop, setup, status};
 
 fn jobs(claim: Claim) -> Vec<capq_core::broker::Claimed> {
     match claim {
@@ -300,28 +300,9 @@ async fn an_abandoned_wait_moves_nothing() {
                 .await
         })
     };
-    let blocked = |n: &str| {
-        server
-            .command(&["INFO", "clients"])
-            .text()
-            .is_some_and(|info| info.contains(&format!("blocked_clients:{n}\r")))
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !blocked("1") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the wait never blocked"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    blocked_clients(&server, 1, "the wait to block").await;
     waiting.abort();
-    while !blocked("0") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the abandoned wait still blocks in Redis"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    blocked_clients(&server, 0, "the abandoned wait to leave Redis").await;
     let id = redis
         .enqueue(&[NewJob::new("default", noop())], None)
         .await

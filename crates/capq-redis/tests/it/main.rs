@@ -30,6 +30,23 @@ fn registration(name: &str) -> Registration {
     }
 }
 
+/// Waits until Redis counts `n` clients blocked in a command (a `BLMOVE` waiting).
+pub async fn blocked_clients(server: &RedisServer, n: usize, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let wanted = format!("blocked_clients:{n}\r");
+    while !server
+        .command(&["INFO", "clients"])
+        .text()
+        .is_some_and(|info| info.contains(&wanted))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A fresh completion call id.
 pub fn call() -> String {
     ClaimCall::new().id
@@ -601,18 +618,7 @@ async fn waiting_claims_a_job_as_soon_as_it_arrives() {
         })
     };
     // Enqueue once the wait blocks in Redis, so the job arrives during it.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !server
-        .command(&["INFO", "clients"])
-        .text()
-        .is_some_and(|info| info.contains("blocked_clients:1\r"))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the wait never blocked"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    blocked_clients(&server, 1, "the wait to block").await;
     let id = redis
         .enqueue(&[NewJob::new("default", noop())], None)
         .await

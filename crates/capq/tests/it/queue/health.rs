@@ -73,12 +73,7 @@ fn health_and_metrics_endpoints() {
     });
     // Each failure names its cause once, not once per layer of error that wraps it.
     crate::reliability::s3_outage::assert_cause_once(&worker.log(), "connection refused");
-    worker.terminate();
-    assert!(
-        worker.wait(Duration::from_secs(30)).success(),
-        "{}",
-        worker.log()
-    );
+    worker.stop_ok();
 }
 
 #[test]
@@ -128,12 +123,7 @@ fn a_worker_started_before_redis_waits_for_it() {
     eventually("the jobs to finish", Duration::from_secs(60), || {
         crate::reliability::statuses(&redis, &ids) == vec![("finished".to_owned(), 3)]
     });
-    worker.terminate();
-    assert!(
-        worker.wait(Duration::from_secs(30)).success(),
-        "{}",
-        worker.log()
-    );
+    worker.stop_ok();
 }
 
 #[test]

@@ -92,12 +92,7 @@ fn a_timeout_during_the_upload_waits_for_it_and_the_job_finishes() {
         Some(1),
         "one ending"
     );
-    worker.terminate();
-    assert!(
-        worker.wait(Duration::from_secs(30)).success(),
-        "{}",
-        worker.log()
-    );
+    worker.stop_ok();
 }
 
 #[test]
@@ -170,10 +165,5 @@ fn a_timeout_before_the_upload_stores_nothing() {
         Some(1),
         "one ending"
     );
-    worker.terminate();
-    assert!(
-        worker.wait(Duration::from_secs(30)).success(),
-        "{}",
-        worker.log()
-    );
+    worker.stop_ok();
 }

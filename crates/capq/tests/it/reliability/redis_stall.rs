@@ -77,10 +77,5 @@ fn a_stall_longer_than_the_command_timeout_recovers_nothing_and_loses_nothing() 
         );
     }
     assert_eq!(redis.command(&["ZCARD", "rq:wip:default"]).int(), Some(0));
-    worker.terminate();
-    assert!(
-        worker.wait(Duration::from_secs(30)).success(),
-        "{}",
-        worker.log()
-    );
+    worker.stop_ok();
 }

@@ -74,12 +74,7 @@ fn jobs_ride_out_an_s3_outage() {
         worker.log()
     );
     assert_cause_once(&worker.log(), "connection refused");
-    worker.terminate();
-    assert!(
-        worker.wait(Duration::from_secs(30)).success(),
-        "{}",
-        worker.log()
-    );
+    worker.stop_ok();
 }
 
 /// Every log line that names `cause` names it once (an error's cause is not repeated by the

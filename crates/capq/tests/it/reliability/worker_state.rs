@@ -77,10 +77,5 @@ fn a_worker_with_no_job_running_reads_idle() {
         "{info}"
     );
 
-    worker.terminate();
-    assert!(
-        worker.wait(Duration::from_secs(30)).success(),
-        "{}",
-        worker.log()
-    );
+    worker.stop_ok();
 }
