@@ -274,6 +274,7 @@ impl Bed {
             data: Catalog::new(source),
             storage: capq_storage::Storage::from_env_vars(Vec::<(String, String)>::new()).unwrap(),
             runtime: tokio::runtime::Handle::current(),
+            jobs: None,
         });
         let stop = self.stop.subscribe();
         self.worker = Some(tokio::spawn(worker::run(

@@ -68,12 +68,6 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
             .with_allowed_outputs(allowed.clone());
         let source = capq_storage::data_source(&data, &storage, tokio::runtime::Handle::current())
             .map_err(|e| UserError(format!("--data: {e}")))?;
-        let env = Arc::new(TaskEnv {
-            data: Catalog::new(source),
-            storage,
-            runtime: tokio::runtime::Handle::current(),
-            jobs: Some(Arc::new(redis.clone())),
-        });
         let config = WorkerConfig {
             burst: args.burst,
             concurrency,
@@ -114,6 +108,12 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
                 }
             }
         };
+        let env = Arc::new(TaskEnv {
+            data: Catalog::new(source),
+            storage,
+            runtime: tokio::runtime::Handle::current(),
+            jobs: Some(Arc::new(redis.clone())),
+        });
         let stats = worker::run(
             Arc::new(redis),
             Arc::new(registry),
