@@ -61,7 +61,18 @@ fn python_and_capq_workers_share_a_queue() {
         &["--burst", "--name", "capq-worker", "--concurrency", "2"],
     );
     // Each record is read as soon as its worker exits: a dead worker's record lives a minute.
-    let count = |key: &str, field: &str| redis.command(&["HGET", key, field]).int().unwrap_or(0);
+    // A count of 0 is written as a missing field; a missing record is a failure, named.
+    let count = |key: &str, field: &str| {
+        let exists = redis.command(&["EXISTS", key]).int();
+        assert_eq!(
+            exists,
+            Some(1),
+            "{key} is gone (TTL {:?}, workers {:?})",
+            redis.command(&["TTL", key]).int(),
+            redis.command(&["SMEMBERS", "rq:workers"]).strings()
+        );
+        redis.command(&["HGET", key, field]).int().unwrap_or(0)
+    };
     let python = python_worker.wait_with_output().unwrap();
     assert!(
         python.status.success(),

@@ -208,26 +208,28 @@ fn rq_info_and_rq_dashboard_read_capq_state() {
         "{info_text}"
     );
 
-    // Stopping the long job releases the job that waits for it (it allows a failed parent).
+    // Stopping the long job frees the worker. The job that waits for it stays deferred: under
+    // RQ 2.12's rule a stopped parent releases nothing, even for a dependent that allows
+    // failures (lua/dependents.lua).
     let stopped = run_capq(&["stop", &sleep_id, "--url", &redis.url()], &[]);
     assert!(
         stopped.status.success(),
         "{}",
         String::from_utf8_lossy(&stopped.stderr)
     );
-
-    // Python reads capq-enqueued jobs with Job.fetch, once the worker is done with them.
-    eventually("the dependent job to run", Duration::from_secs(60), || {
+    let status = |id: &str| {
         redis
-            .command(&[
-                "HGET",
-                &format!("rq:job:{}", id(&later_ids, "dependent")),
-                "status",
-            ])
+            .command(&["HGET", &format!("rq:job:{id}"), "status"])
             .text()
-            .as_deref()
-            == Some("finished")
+    };
+    eventually("the long job to be stopped", Duration::from_secs(60), || {
+        status(&sleep_id).as_deref() == Some("stopped")
     });
+    assert_eq!(
+        status(&id(&later_ids, "dependent")).as_deref(),
+        Some("deferred")
+    );
+
     let fetch = format!(
         "{}for job_id in {capq_ids:?}:\n    job = Job.fetch(job_id, connection=r)\n    assert job.get_status() == 'finished', job.get_status()\n    assert job.func_name == 'capq.process_day', job.func_name\n    assert job.args[0] in ('2016-11-24', '2016-11-25'), job.args\n    assert job.get_call_string().startswith('capq.process_day('), job.get_call_string()\n    assert job.return_value()['rows_out'] > 20000, job.return_value()\n    assert job.meta['day'] == job.args[0], job.meta\n    assert job.group_id, 'capq enqueue marks jobs as a batch'\nprint('ok')\n",
         python_prelude(&redis, modules.path()),
