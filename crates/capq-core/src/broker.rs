@@ -48,6 +48,36 @@ pub enum Ending {
     Requeued,
 }
 
+/// One call that claims jobs, named so that it can be sent again safely.
+///
+/// A call can time out on the worker's side while the backend still runs it (a Redis stalled
+/// longer than the command timeout runs it when it wakes). Sending it again under the same
+/// `id` never claims twice: whichever of the two runs second answers with what the first
+/// claimed, so the worker adopts those jobs instead of leaving them leased to nobody. The id
+/// is also the stem of the claimed jobs' execution ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimCall {
+    pub id: String,
+    /// True when this call is being sent again after an error.
+    pub retry: bool,
+}
+
+impl ClaimCall {
+    /// A call with a fresh random id.
+    pub fn new() -> ClaimCall {
+        ClaimCall {
+            id: format!("{:016x}", fastrand::u64(..)),
+            retry: false,
+        }
+    }
+}
+
+impl Default for ClaimCall {
+    fn default() -> ClaimCall {
+        ClaimCall::new()
+    }
+}
+
 /// A claimed job that started running after waiting for a free slot.
 #[derive(Debug, Clone)]
 pub struct Start {
@@ -168,36 +198,48 @@ pub trait Broker: Send + Sync + 'static {
     /// Claims up to `max` queued jobs from `queues` (earlier queues first) without waiting.
     /// The first `start_now` are marked started; the others stay `queued` (but leased) until
     /// [`complete`](Self::complete) reports them started, so no job looks started before it
-    /// runs.
+    /// runs. The same `call` sent again answers with what it claimed the first time.
     fn claim(
         &self,
         worker: &Registration,
+        call: &ClaimCall,
         max: usize,
         start_now: usize,
         lease: Duration,
     ) -> impl Future<Output = Result<Claim, Self::Error>> + Send;
 
-    /// Waits up to `timeout` for a job to arrive, then claims it like [`claim`](Self::claim).
+    /// Waits up to `timeout` for a job to arrive, then claims it like [`claim`](Self::claim),
+    /// and marks it started. The same `call` sent again (with `retry` set) first answers with
+    /// what the first one claimed, if it did.
     fn wait_and_claim(
         &self,
         worker: &Registration,
+        call: &ClaimCall,
         lease: Duration,
         timeout: Duration,
     ) -> impl Future<Output = Result<Claim, Self::Error>> + Send;
 
-    /// Records jobs that started running since the last call, then completions. Returns, per
-    /// completion, whether it was recorded: `false` means the lease had already been lost (the
-    /// job was recovered and may be running elsewhere), so nothing was written.
+    /// Records jobs that started running since the last call, then completions, then what the
+    /// worker runs now: `current` is the job its record shows (busy), or `None` (idle). The
+    /// worker's record is written by this call alone, in the order of the calls, so it always
+    /// shows the latest state the worker reported.
+    ///
+    /// Returns, per completion, whether it was recorded: `false` means the lease had already
+    /// been lost (the job was recovered and may be running elsewhere), so nothing was written.
+    /// Sending the same `call` id again (after a timeout) answers as the first did, without
+    /// recording anything twice.
     fn complete(
         &self,
         worker: &Registration,
+        call: &str,
         starts: &[Start],
         completions: &[Completion],
-        idle: bool,
+        current: Option<&str>,
     ) -> impl Future<Output = Result<Vec<bool>, Self::Error>> + Send;
 
-    /// Renews the worker's record and the leases it holds. `current` is the job to show as the
-    /// worker's current job.
+    /// Renews the worker's record and the leases it holds. `current` is the longest-running
+    /// job and how long it has run, for the record's `current_job_working_time` (only if the
+    /// record shows that job; the state itself is [`complete`](Self::complete)'s to write).
     fn heartbeat(
         &self,
         worker: &Registration,

@@ -15,6 +15,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
 pub const DEFAULT_RESULT_TTL: i64 = 500;
 /// capq's default `failure_ttl`: a week, where RQ keeps failed jobs for a year.
 pub const DEFAULT_FAILURE_TTL: i64 = 7 * 24 * 3600;
+/// The longest retry interval a job may ask for: a year, in seconds.
+///
+/// RQ refuses negative intervals when a `Retry` is made, but takes any size, and its worker
+/// then fails to compute the retry time (Python's dates end in year 9999) when the job fails.
+/// capq refuses an interval outside 0 s to a year as soon as it reads the job: the job fails at
+/// once, for good, with a message naming the field, rather than being scheduled for a year
+/// no one will see.
+pub const MAX_RETRY_INTERVAL: u64 = 365 * 24 * 3600;
 
 /// A job ready to run, or to be failed with the reason it cannot run.
 #[derive(Debug, Clone)]
@@ -49,6 +57,11 @@ pub enum JobError {
     Payload(#[from] PayloadError),
     #[error("job field `{field}` is invalid: {value:?}")]
     Field { field: &'static str, value: String },
+    #[error(
+        "job field `retry_intervals` is invalid: {value}: each interval must be from 0 to \
+         {MAX_RETRY_INTERVAL} seconds (a year)"
+    )]
+    RetryInterval { value: String },
 }
 
 /// Policy defaults that apply when a job does not set its own.
@@ -107,10 +120,19 @@ impl Job {
         let retry_intervals = match text("retry_intervals").filter(|v| !v.is_empty()) {
             None => Vec::new(),
             Some(value) => match serde_json::from_str::<Vec<f64>>(&value) {
-                Ok(list) => list
-                    .into_iter()
-                    .map(|s| s.max(0.0).round() as u64)
-                    .collect(),
+                Ok(list)
+                    if list
+                        .iter()
+                        .all(|s| (0.0..=MAX_RETRY_INTERVAL as f64).contains(s)) =>
+                {
+                    list.into_iter().map(|s| s.round() as u64).collect()
+                }
+                Ok(_) => {
+                    problem.get_or_insert(JobError::RetryInterval {
+                        value: capmetrics::excerpt(value.as_bytes()),
+                    });
+                    Vec::new()
+                }
                 Err(_) => {
                     problem.get_or_insert(JobError::Field {
                         field: "retry_intervals",
@@ -261,6 +283,37 @@ mod tests {
             Defaults::default(),
         );
         assert!(matches!(garbage.call, Err(JobError::Payload(_))));
+    }
+
+    #[test]
+    fn retry_intervals_past_a_year_fail_the_job_clearly() {
+        let data = data();
+        for bad in ["[1e20]", "[1, -5]", "[31536001]"] {
+            let job = Job::from_claimed(
+                claimed(&[
+                    ("data", &data),
+                    ("retries_left", b"1"),
+                    ("retry_intervals", bad.as_bytes()),
+                ]),
+                Defaults::default(),
+            );
+            let message = job.call.unwrap_err().to_string();
+            assert!(
+                message.contains("`retry_intervals`") && message.contains("a year"),
+                "{bad}: {message}"
+            );
+            assert!(job.retry_intervals.is_empty(), "{bad}");
+        }
+        let year = Job::from_claimed(
+            claimed(&[
+                ("data", &data),
+                ("retries_left", b"1"),
+                ("retry_intervals", b"[0, 31536000]"),
+            ]),
+            Defaults::default(),
+        );
+        assert!(year.call.is_ok());
+        assert_eq!(year.retry_intervals, [0, MAX_RETRY_INTERVAL]);
     }
 
     #[test]

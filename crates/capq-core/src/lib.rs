@@ -9,6 +9,8 @@ pub mod env;
 pub mod job;
 /// Running many days on this machine's threads, with no servers.
 pub mod local;
+/// A broker in this process's memory: the worker loop's test bed, and a one-machine broker.
+pub mod memory;
 /// A worker's vital signs for its health and metrics endpoints.
 pub mod monitor;
 /// A job's `data`: the call to make, decoded safely from pickle or JSON.

@@ -4,10 +4,14 @@
 //! looks up `tasks.process_day_to_s3` here, binds the arguments the way Python would (positional,
 //! then by keyword, with Python-like messages when they do not fit), and runs it. A task returns
 //! an [`Outcome`]; the worker alone decides what that means for the job (retry, fail, record).
+//!
+//! A run and the worker meet at one [`RunControl`]: the worker cancels a run through it (timeout,
+//! stop request, lost lease, shutdown), and the run stores its output through its commit gate,
+//! so that a job's recorded ending and its output always agree (see [`RunControl::commit`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use capq_pickle::Value;
@@ -33,14 +37,98 @@ impl Outcome {
     }
 }
 
-/// What a running task can see: its job, a cancellation flag, and the worker's environment.
+/// Where a run stands between the worker and the task: running, storing its output, done
+/// storing it, or cancelled. One atomic, so a cancellation and a commit cannot both win.
+const RUNNING: u8 = 0;
+const COMMITTING: u8 = 1;
+const COMMITTED: u8 = 2;
+const CANCELLED: u8 = 3;
+
+/// The meeting point of a job's run and the worker: cancellation, and the commit gate.
+///
+/// A run is cancellable until it commits. [`commit`](RunControl::commit) moves it from running
+/// to committing and [`try_cancel`](RunControl::try_cancel) from running to cancelled, on one
+/// compare-and-swap, so exactly one of them wins:
+/// - the cancellation wins: the commit refuses, the task stores nothing, and the worker records
+///   the job timed out, stopped or handed back at once;
+/// - the commit wins: the cancellation is refused, the worker waits for the run to return and
+///   records how it really ended. A timeout that loses the race to a commit that began before
+///   the deadline counts the job finished (if the store succeeded): its output exists.
+///
+/// So a job recorded failed (or timed out) never has its output stored afterwards, and a job
+/// whose output was stored is never recorded failed. A store that fails puts the run back to
+/// running (nothing was stored, so it may still be cancelled, or retried).
+#[derive(Debug, Default)]
+pub struct RunControl {
+    cancel: AtomicBool,
+    phase: AtomicU8,
+}
+
+/// Why a [`RunControl::commit`] did not store anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitError<E> {
+    /// The run had been cancelled first; the store step did not run.
+    Cancelled,
+    /// The store step ran and failed.
+    Failed(E),
+}
+
+impl RunControl {
+    /// Cancels the run unless it committed (or is committing) first; true if it is cancelled.
+    pub fn try_cancel(&self) -> bool {
+        match self
+            .phase
+            .compare_exchange(RUNNING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) | Err(CANCELLED) => {
+                self.cancel.store(true, Ordering::Release);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// True once the run is cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Acquire)
+    }
+
+    /// True while the run's store step runs, or once it stored its output.
+    pub fn has_committed(&self) -> bool {
+        matches!(self.phase.load(Ordering::Acquire), COMMITTING | COMMITTED)
+    }
+
+    /// Runs `store` (the step that makes a task's output visible) unless the run was cancelled
+    /// first; no cancellation can happen while it runs. A task calls this once, as its last
+    /// step, with the whole store inside (an S3 put, a rename into place).
+    pub fn commit<T, E>(&self, store: impl FnOnce() -> Result<T, E>) -> Result<T, CommitError<E>> {
+        if self
+            .phase
+            .compare_exchange(RUNNING, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(CommitError::Cancelled);
+        }
+        let stored = store();
+        let phase = if stored.is_ok() { COMMITTED } else { RUNNING };
+        self.phase.store(phase, Ordering::Release);
+        stored.map_err(CommitError::Failed)
+    }
+
+    /// The cancellation flag itself, for computations that poll it.
+    pub fn flag(&self) -> &AtomicBool {
+        &self.cancel
+    }
+}
+
+/// What a running task can see: its job, its run's control, and the worker's environment.
 #[derive(Debug, Clone)]
 pub struct TaskContext {
     pub job_id: String,
     /// Which run of the job this is: 1 the first time, 2 on the first retry or recovery, …
     pub attempt: u32,
     pub env: Arc<TaskEnv>,
-    cancel: Arc<AtomicBool>,
+    control: Arc<RunControl>,
 }
 
 impl TaskContext {
@@ -48,24 +136,30 @@ impl TaskContext {
         job_id: impl Into<String>,
         attempt: u32,
         env: Arc<TaskEnv>,
-        cancel: Arc<AtomicBool>,
+        control: Arc<RunControl>,
     ) -> TaskContext {
         TaskContext {
             job_id: job_id.into(),
             attempt,
             env,
-            cancel,
+            control,
         }
     }
 
     /// True once the job was cancelled (timeout, stop request, shutdown).
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
+        self.control.is_cancelled()
     }
 
     /// The cancellation flag, for long computations that check it themselves.
     pub fn cancel(&self) -> capmetrics::Cancel<'_> {
-        capmetrics::Cancel::new(&self.cancel)
+        capmetrics::Cancel::new(self.control.flag())
+    }
+
+    /// Stores the task's output through the run's commit gate ([`RunControl::commit`]): not at
+    /// all if the job was cancelled first, and never cut short by a timeout once begun.
+    pub fn commit<T, E>(&self, store: impl FnOnce() -> Result<T, E>) -> Result<T, CommitError<E>> {
+        self.control.commit(store)
     }
 
     /// Sleeps for `duration` unless cancelled first; returns false if cancelled.
@@ -262,5 +356,68 @@ impl Registry {
         let mut names: Vec<_> = self.tasks.keys().copied().collect();
         names.sort_unstable();
         names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancellation_first_makes_the_commit_refuse() {
+        let control = RunControl::default();
+        assert!(control.try_cancel());
+        assert!(control.is_cancelled());
+        let mut ran = false;
+        let stored = control.commit(|| {
+            ran = true;
+            Ok::<(), ()>(())
+        });
+        assert_eq!(stored, Err(CommitError::Cancelled));
+        assert!(!ran, "the store step never runs");
+    }
+
+    #[test]
+    fn a_commit_first_makes_the_cancellation_refuse() {
+        let control = RunControl::default();
+        let stored = control.commit(|| {
+            assert!(!control.try_cancel(), "no cancellation while storing");
+            Ok::<u8, ()>(7)
+        });
+        assert_eq!(stored, Ok(7));
+        assert!(!control.try_cancel(), "nor once stored");
+        assert!(!control.is_cancelled() && control.has_committed());
+    }
+
+    #[test]
+    fn a_failed_store_can_still_be_cancelled() {
+        let control = RunControl::default();
+        assert_eq!(
+            control.commit(|| Err::<(), _>("refused")),
+            Err(CommitError::Failed("refused"))
+        );
+        assert!(!control.has_committed());
+        assert!(control.try_cancel());
+    }
+
+    #[test]
+    fn racing_threads_never_both_win() {
+        for _ in 0..200 {
+            let control = Arc::new(RunControl::default());
+            let stored = Arc::new(AtomicBool::new(false));
+            let committer = {
+                let (control, stored) = (Arc::clone(&control), Arc::clone(&stored));
+                std::thread::spawn(move || {
+                    control.commit(|| {
+                        stored.store(true, Ordering::SeqCst);
+                        Ok::<(), ()>(())
+                    })
+                })
+            };
+            let cancelled = control.try_cancel();
+            let committed = committer.join().unwrap().is_ok();
+            assert_ne!(cancelled, committed, "exactly one wins");
+            assert_eq!(stored.load(Ordering::SeqCst), committed);
+        }
     }
 }

@@ -1,44 +1,64 @@
 //! The worker loop: claim jobs under a lease, run them, record how they ended.
 //!
-//! Four parts run side by side:
+//! Its parts run side by side:
 //! - the **dispatcher** claims jobs when a slot is free, in batches when jobs are short (so a
 //!   burst of tiny jobs costs one round trip per batch, not per job) and one at a time when
-//!   they are long (so work spreads over all workers);
-//! - **executors**, one per claimed job, wait for one of `concurrency` slots, bind the
-//!   arguments, and run the task (on a blocking thread unless it is trivial);
-//! - the **finisher** records completions, batching whatever has piled up since its last
-//!   write, so an idle worker answers at once and a busy one writes in bulk;
-//! - the **heartbeat** renews the worker's record and every lease it holds;
+//!   they are long (so work spreads over all workers). It alone starts jobs: a job claimed
+//!   ahead (prefetched) waits in a queue of its own and gets the next free slot, so the jobs
+//!   one worker takes from one queue start in queue order, as RQ's do;
+//! - **executors**, one per running job, bind the arguments and run the task (on a blocking
+//!   thread unless it is trivial), trying it again with backoff after a transient error, within
+//!   the job's timeout;
+//! - the **finisher** records starts and completions, batching whatever has piled up since its
+//!   last write, so an idle worker answers at once and a busy one writes in bulk. It also
+//!   writes what the worker runs now (busy with its longest-running job, or idle): one writer,
+//!   in order, so the worker's record never shows a job that ended;
+//! - the **heartbeat** renews the worker's record and every lease it holds, and the **fence**
+//!   stops jobs whose lease may have run out unrenewed;
 //! - **upkeep** recovers jobs whose worker vanished (their lease ran out) and prunes expired
 //!   entries, and the **scheduler** moves due delayed retries and `enqueue_at` jobs onto their
 //!   queues (the backend makes sure one worker at a time does each, per queue);
 //! - the **listener** takes commands sent to the worker: stop a job, shut down.
 //!
-//! Timeouts and stop requests cancel a job's task cooperatively: every built-in task checks its
-//! cancellation flag at least every few milliseconds of work (day processing every few thousand
-//! rows and every few dozen trips), so a cancelled computation ends promptly instead of running
-//! on in the background. The job is recorded as timed out or stopped at once; its thread stops
-//! on its own moments later.
+//! Timeouts and stop requests cancel a job's task cooperatively, through the run's
+//! [`RunControl`]: every built-in task checks its cancellation flag at least every few
+//! milliseconds of work, so a cancelled computation ends promptly instead of running on in the
+//! background. The job is recorded as timed out or stopped at once. A task stores its output
+//! through the control's commit gate, which a cancellation cannot interleave with: a timeout
+//! that comes while the output is being stored waits for the store, and a timeout that comes
+//! first makes the store refuse. So a job's ending and its output always agree.
+//!
+//! Calls to the backend that fail for a transient reason are tried again. A claim or a
+//! completion that timed out may still run on the backend (a stalled Redis runs it when it
+//! wakes), so it is sent again under the same call id, and the backend answers the second
+//! with what the first did rather than doing it twice.
 //!
 //! A job that cannot run (garbage data, unknown function, wrong arguments) fails with a clear
 //! message like any other failure: nothing a job contains can stop the worker.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::time::Instant;
 
 use crate::broker::{
-    Broker, BrokerError, Claim, Claimed, Completion, Ending, Lease, Registration, Start,
+    Broker, BrokerError, Claim, ClaimCall, Claimed, Completion, Ending, Lease, Registration, Start,
     UpkeepPolicy, WorkerCommand,
 };
 use crate::env::TaskEnv;
-use crate::job::{Defaults, Job};
+use crate::job::{DEFAULT_TIMEOUT, Defaults, Job};
 use crate::monitor::Monitor;
 use crate::payload::encode_value;
-use crate::task::{Outcome, Registry, TaskContext, bind};
+use crate::task::{Args, Outcome, Registry, RunControl, Task, TaskContext, bind};
+
+/// The first wait before a task that failed transiently runs again; it doubles each time.
+pub const TRANSIENT_FIRST_DELAY: Duration = Duration::from_millis(200);
+/// The longest wait between two runs of a task that fails transiently.
+pub const TRANSIENT_MAX_DELAY: Duration = Duration::from_secs(10);
 
 /// How a worker behaves.
 #[derive(Debug, Clone)]
@@ -113,36 +133,44 @@ pub enum WorkerError {
     },
 }
 
-/// A job the worker holds: its lease, whether it runs yet, and how to cancel it.
-#[derive(Debug)]
-struct Held {
-    lease: Lease,
-    claimed: Instant,
-    running: Arc<AtomicBool>,
-    control: Arc<Control>,
-}
+/// Why a job is being stopped from outside.
+const NO_REQUEST: u8 = 0;
+/// A stop request (`capq stop`, RQ's `stop-job`): recorded as stopped.
+const STOP: u8 = 1;
+/// Its lease is lost or may have run out, or the grace period is over: handed back untouched.
+const HAND_BACK: u8 = 2;
 
-/// How a running job is told to stop.
+/// How a held job is told to stop: the run's control, plus why and a wake-up for its executor.
 #[derive(Debug, Default)]
 struct Control {
-    /// Read by the task: stop working.
-    cancel: Arc<AtomicBool>,
-    /// Set when a stop was requested, so the job is recorded as stopped.
-    stopped: AtomicBool,
-    /// Set when the lease may have run out unrenewed (Redis unreachable for a whole lease):
-    /// another worker may run the job now, so this run must stop before it stores anything,
-    /// and it hands the job back instead of recording an ending.
-    lease_ran_out: AtomicBool,
-    /// Wakes the executor waiting on the task.
+    run: Arc<RunControl>,
+    request: AtomicU8,
     wake: Notify,
 }
 
 impl Control {
-    fn stop(&self) {
-        self.stopped.store(true, Ordering::Relaxed);
-        self.cancel.store(true, Ordering::Relaxed);
+    /// Asks the job to stop (the first request wins) and wakes its executor.
+    fn request(&self, why: u8) {
+        let _ = self
+            .request
+            .compare_exchange(NO_REQUEST, why, Ordering::AcqRel, Ordering::Acquire);
         self.wake.notify_one();
     }
+
+    fn requested(&self) -> u8 {
+        self.request.load(Ordering::Acquire)
+    }
+}
+
+/// A job the worker holds a lease on, running or waiting for a slot.
+#[derive(Debug)]
+struct Held {
+    lease: Lease,
+    /// When the claim that took it was first sent: the backend counts its lease from then.
+    claimed: Instant,
+    /// When it started running here; `None` while it waits for a slot.
+    started: Option<Instant>,
+    control: Arc<Control>,
 }
 
 /// What the finisher records.
@@ -150,6 +178,8 @@ impl Control {
 enum Event {
     /// A prefetched job got a slot and started running.
     Started(Start),
+    /// A claim started jobs: the worker's record must show it busy.
+    Running,
     /// A job ended.
     Done(Completion),
 }
@@ -158,6 +188,8 @@ enum Event {
 #[derive(Debug, Default)]
 struct Shared {
     held: Mutex<HashMap<String, Held>>,
+    /// Claimed jobs waiting for a slot, in the order they were claimed (queue order).
+    pending: Mutex<VecDeque<Job>>,
     /// Set once the worker stops taking work: prefetched jobs go back instead of starting.
     stopping: AtomicBool,
     /// Signalled whenever a job is released.
@@ -171,31 +203,26 @@ struct Shared {
 }
 
 impl Shared {
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, Held>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn held_count(&self) -> usize {
-        self.held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.held().len()
     }
 
-    /// Held jobs still waiting for a slot.
-    fn waiting_count(&self) -> usize {
-        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        held.values()
-            .filter(|h| !h.running.load(Ordering::Relaxed))
-            .count()
+    /// Every held lease.
+    fn leases(&self) -> Vec<Lease> {
+        self.held().values().map(|h| h.lease.clone()).collect()
     }
 
-    /// Every held lease, and the longest-running job with its running time.
-    fn leases(&self) -> (Vec<Lease>, Option<(String, Duration)>) {
-        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        let leases = held.values().map(|h| h.lease.clone()).collect();
-        let oldest = held
+    /// The job the worker's record shows: the longest-running one, with its running time.
+    fn current(&self) -> Option<(String, Duration)> {
+        self.held()
             .values()
-            .filter(|h| h.running.load(Ordering::Relaxed))
-            .min_by_key(|h| h.claimed)
-            .map(|h| (h.lease.id.clone(), h.claimed.elapsed()));
-        (leases, oldest)
+            .filter_map(|h| h.started.map(|started| (h, started)))
+            .min_by_key(|(h, started)| (*started, h.lease.id.clone()))
+            .map(|(h, started)| (h.lease.id.clone(), started.elapsed()))
     }
 
     fn record(&self, ending: &Ending, accepted: bool) {
@@ -237,6 +264,9 @@ impl Shared {
 }
 
 /// Runs a worker until `shutdown` turns true (or, in burst mode, until there is no work left).
+///
+/// A backend that cannot be reached yet (transient errors) is waited for, with backoff; a
+/// shutdown meanwhile returns empty stats.
 pub async fn run<B: Broker>(
     broker: Arc<B>,
     registry: Arc<Registry>,
@@ -253,13 +283,10 @@ pub async fn run<B: Broker>(
         ttl: config.lease.max(Duration::from_secs(30)) + Duration::from_secs(60),
     };
     let registration = Arc::new(registration);
-    broker
-        .register(&registration)
-        .await
-        .map_err(|e| WorkerError::Register {
-            name: config.name.clone(),
-            source: Box::new(e),
-        })?;
+    if !register(&*broker, &registration, &config.monitor, &mut shutdown).await? {
+        tracing::info!(worker = %config.name, "stopped before it could register");
+        return Ok(WorkerStats::default());
+    }
     config.monitor.beat(true);
     tracing::info!(worker = %config.name, queues = ?config.queues, "worker started");
 
@@ -273,11 +300,7 @@ pub async fn run<B: Broker>(
     let forward = {
         let stop_work = stop_work.clone();
         tokio::spawn(async move {
-            while !*shutdown.borrow() {
-                if shutdown.changed().await.is_err() {
-                    return;
-                }
-            }
+            stopped(&mut shutdown).await;
             let _ = stop_work.send(true);
         })
     };
@@ -328,12 +351,11 @@ pub async fn run<B: Broker>(
         done_rx,
     ));
 
-    let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let executor = Executor {
         registry,
         env,
         shared: Arc::clone(&shared),
-        slots: Arc::clone(&slots),
+        slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
         done: done_tx.clone(),
         defaults: config.defaults,
     };
@@ -345,29 +367,9 @@ pub async fn run<B: Broker>(
         &mut work_stopped,
     )
     .await;
-    shared.stopping.store(true, Ordering::Relaxed);
-
-    // Let running jobs finish within the grace period; hand back whatever is left.
-    let deadline = tokio::time::Instant::now() + config.grace;
-    while shared.held_count() > 0 {
-        let released = shared.released.notified();
-        if tokio::time::timeout_at(deadline, released).await.is_err() {
-            break;
-        }
-    }
-    let unfinished: Vec<Held> = shared
-        .held
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .drain()
-        .map(|(_, h)| h)
-        .collect();
-    for held in unfinished {
-        held.control.cancel.store(true, Ordering::Relaxed);
-        tracing::warn!(job_id = %held.lease.id, "grace period over; putting the job back on its queue");
-        let _ = done_tx.send(Event::Done(requeued(held.lease, config.defaults)));
-    }
     drop(executor);
+    shared.stopping.store(true, Ordering::Relaxed);
+    wind_down(&shared, &done_tx, &config).await;
     drop(done_tx);
     let _ = finisher.await;
     let _ = stop_background.send(true);
@@ -394,7 +396,87 @@ pub async fn run<B: Broker>(
     Ok(stats)
 }
 
-/// Claims jobs while there is room and no shutdown.
+/// Registers the worker, waiting (with backoff) while the backend cannot be reached. Returns
+/// false if told to stop first.
+async fn register<B: Broker>(
+    broker: &B,
+    registration: &Registration,
+    monitor: &Monitor,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<bool, WorkerError> {
+    let mut backoff = Backoff::default();
+    loop {
+        match broker.register(registration).await {
+            Ok(()) => return Ok(true),
+            Err(e) if e.is_transient() => {
+                // Alive, not ready: the probes say so while the backend is away.
+                monitor.beat(false);
+                if !backoff.fail("register the worker", &e, shutdown).await {
+                    return Ok(false);
+                }
+            }
+            Err(e) => {
+                return Err(WorkerError::Register {
+                    name: registration.name.clone(),
+                    source: Box::new(e),
+                });
+            }
+        }
+    }
+}
+
+/// After the dispatcher stopped: prefetched jobs go straight back, running ones get the grace
+/// period, and whatever still runs then is handed back (a job storing its output is waited
+/// for: its commit cannot be cut short).
+async fn wind_down(shared: &Shared, done: &mpsc::UnboundedSender<Event>, config: &WorkerConfig) {
+    let waiting: Vec<Job> = shared
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .drain(..)
+        .collect();
+    // Each goes back to the front of its queue, so the last goes first: they keep their order.
+    for job in waiting.iter().rev() {
+        finish(shared, done, unrun(job, Ending::Requeued));
+    }
+    let grace_over = Instant::now() + config.grace;
+    wait_for_release(shared, grace_over).await;
+    let left: Vec<Arc<Control>> = shared
+        .held()
+        .values()
+        .map(|h| Arc::clone(&h.control))
+        .collect();
+    if left.is_empty() {
+        return;
+    }
+    tracing::warn!(
+        jobs = left.len(),
+        "grace period over; putting the running jobs back on their queues"
+    );
+    for control in left {
+        control.request(HAND_BACK);
+    }
+    // Handing back is immediate, except for a job in its commit step, which ends on its own.
+    // Its lease is renewed meanwhile; if it takes longer than a lease, it is left to recovery.
+    wait_for_release(shared, Instant::now() + config.lease).await;
+    if shared.held_count() > 0 {
+        tracing::warn!(
+            jobs = shared.held_count(),
+            "jobs still storing their output; leaving them to lease recovery"
+        );
+    }
+}
+
+async fn wait_for_release(shared: &Shared, until: Instant) {
+    while shared.held_count() > 0 {
+        let released = shared.released.notified();
+        if shared.held_count() == 0 || tokio::time::timeout_at(until, released).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Claims jobs while there is room and no shutdown, and starts them in claim order.
 async fn dispatch<B: Broker>(
     broker: &B,
     registration: &Registration,
@@ -407,44 +489,41 @@ async fn dispatch<B: Broker>(
         if *shutdown.borrow() {
             return;
         }
-        // Jobs claimed ahead (prefetched) go first: claim nothing more, and take no slot, while
-        // any of them still waits for one.
-        if executor.shared.waiting_count() > 0 {
-            let released = executor.shared.released.notified();
-            tokio::select! {
-                _ = released => {}
-                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-                _ = shutdown.changed() => return,
-            }
-            continue;
-        }
-        // Wait for a free slot and take every free one, so jobs are never claimed far ahead of
-        // capacity.
-        let first = tokio::select! {
+        let permit = tokio::select! {
             permit = Arc::clone(&executor.slots).acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => return,
             },
-            _ = shutdown.changed() => return,
+            () = stopped(shutdown) => return,
         };
-        let mut permits = vec![first];
+        // Jobs claimed ahead (prefetched) go first, in the order they were claimed.
+        let Some(permit) = executor.start_next_waiting(permit) else {
+            continue;
+        };
+        // Take every free slot, so jobs are never claimed far ahead of capacity.
+        let mut permits = vec![permit];
         while let Ok(permit) = Arc::clone(&executor.slots).try_acquire_owned() {
             permits.push(permit);
         }
-        let want = permits.len() + executor.shared.prefetch();
-        let claim = match broker
-            .claim(registration, want, permits.len(), config.lease)
-            .await
-        {
-            Ok(claim) => claim,
-            Err(e) => {
-                backoff.fail("claim", &e, shutdown).await;
-                continue;
+        let (want, start_now) = (permits.len() + executor.shared.prefetch(), permits.len());
+        let claimed = send_claim(&mut backoff, shutdown, "claim", false, |call| async move {
+            broker
+                .claim(registration, &call, want, start_now, config.lease)
+                .await
+        })
+        .await;
+        let (claim, sent) = match claimed {
+            Ok(claimed) => claimed,
+            Err(call) => {
+                // Stopped while retrying: the call may have claimed jobs; take them, to hand
+                // them back, and make sure a late run of it claims nothing more.
+                let reclaim = broker.claim(registration, &call, 0, 0, config.lease);
+                executor.adopt_for_hand_back(reclaim).await;
+                return;
             }
         };
-        backoff.reset();
         match claim {
-            Claim::Jobs(jobs) => executor.start(jobs, permits),
+            Claim::Jobs(jobs) => executor.adopt(jobs, permits, sent),
             Claim::Suspended => {
                 drop(permits);
                 tracing::debug!("queues are suspended");
@@ -462,21 +541,83 @@ async fn dispatch<B: Broker>(
                     // Running jobs may put work back (retries); wait for one to end.
                     let released = executor.shared.released.notified();
                     tokio::select! {
-                        _ = released => {}
-                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                        _ = shutdown.changed() => return,
+                        () = released => {}
+                        () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                        () = stopped(shutdown) => return,
                     }
                     continue;
                 }
                 // Wait holding the free slots, so a job that arrives starts at once.
-                let waited = tokio::select! {
-                    result = broker.wait_and_claim(registration, config.lease, config.wait) => result,
-                    _ = shutdown.changed() => return,
-                };
+                let waited = send_claim(
+                    &mut backoff,
+                    shutdown,
+                    "wait for jobs",
+                    true,
+                    |call| async move {
+                        broker
+                            .wait_and_claim(registration, &call, config.lease, config.wait)
+                            .await
+                    },
+                )
+                .await;
                 match waited {
-                    Ok(Claim::Jobs(jobs)) => executor.start(jobs, permits),
+                    Ok((Claim::Jobs(jobs), sent)) => executor.adopt(jobs, permits, sent),
                     Ok(_) => {}
-                    Err(e) => backoff.fail("wait for jobs", &e, shutdown).await,
+                    Err(call) => {
+                        let reclaim = broker.wait_and_claim(
+                            registration,
+                            &call,
+                            config.lease,
+                            Duration::ZERO,
+                        );
+                        executor.adopt_for_hand_back(reclaim).await;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Sends a claim until it gets an answer, sending it again under the same call id after an
+/// error (the first may still run on the backend; the same id makes the two claim once).
+/// Returns the answer and when the call was first sent, or the call if the worker was told to
+/// stop before an answer came (between tries, or during the call when `interruptible`).
+async fn send_claim<F, Fut, E>(
+    backoff: &mut Backoff,
+    shutdown: &mut watch::Receiver<bool>,
+    what: &str,
+    interruptible: bool,
+    mut send: F,
+) -> Result<(Claim, Instant), ClaimCall>
+where
+    F: FnMut(ClaimCall) -> Fut,
+    Fut: Future<Output = Result<Claim, E>>,
+    E: BrokerError,
+{
+    let mut call = ClaimCall::new();
+    let sent = Instant::now();
+    loop {
+        let answer = if interruptible {
+            tokio::select! {
+                answer = send(call.clone()) => answer,
+                () = stopped(shutdown) => {
+                    call.retry = true;
+                    return Err(call);
+                }
+            }
+        } else {
+            send(call.clone()).await
+        };
+        match answer {
+            Ok(claim) => {
+                backoff.reset();
+                return Ok((claim, sent));
+            }
+            Err(e) => {
+                call.retry = true;
+                if !backoff.fail(what, &e, shutdown).await {
+                    return Err(call);
                 }
             }
         }
@@ -494,108 +635,168 @@ struct Executor {
 }
 
 impl Executor {
-    /// Starts claimed jobs; the first ones take the slots already held (the claim marked them
-    /// started), the rest wait for a slot and report when they start.
-    fn start(&self, jobs: Vec<Claimed>, permits: Vec<OwnedSemaphorePermit>) {
+    /// Takes claimed jobs under their leases: the first ones run at once on the slots already
+    /// held (the claim marked them started); the rest wait for a slot, in claim order.
+    fn adopt(&self, jobs: Vec<Claimed>, permits: Vec<OwnedSemaphorePermit>, sent: Instant) {
         let mut permits = permits.into_iter();
+        let mut started = false;
         for claimed in jobs {
-            let permit = permits.next();
             let job = Job::from_claimed(claimed, self.defaults);
-            let control = Arc::new(Control::default());
-            let running = Arc::new(AtomicBool::new(permit.is_some()));
-            let lease = Lease {
-                id: job.id.clone(),
-                queue: job.queue.clone(),
-                execution_id: job.execution_id.clone(),
-            };
-            self.shared
-                .held
+            let control = self.hold(&job, sent);
+            match permits.next() {
+                Some(permit) => {
+                    self.launch(job, control, permit, true);
+                    started = true;
+                }
+                None => self
+                    .shared
+                    .pending
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push_back(job),
+            }
+        }
+        if started {
+            let _ = self.done.send(Event::Running);
+        }
+    }
+
+    /// Adopts what a claim answered at shutdown, as waiting jobs (which then go back), within a
+    /// few seconds (the backend may be what made the worker stop retrying).
+    async fn adopt_for_hand_back<E>(&self, answer: impl Future<Output = Result<Claim, E>>) {
+        let sent = Instant::now();
+        if let Ok(Ok(Claim::Jobs(jobs))) =
+            tokio::time::timeout(Duration::from_secs(5), answer).await
+        {
+            self.adopt(jobs, Vec::new(), sent);
+        }
+    }
+
+    fn hold(&self, job: &Job, claimed: Instant) -> Arc<Control> {
+        let control = Arc::new(Control::default());
+        self.shared.held().insert(
+            job.id.clone(),
+            Held {
+                lease: lease_of(job),
+                claimed,
+                started: None,
+                control: Arc::clone(&control),
+            },
+        );
+        control
+    }
+
+    /// Starts the first waiting job on `permit`, or gives the permit back if none waits. A
+    /// waiting job that was asked to stop meanwhile (its lease ran out, a stop request) ends
+    /// without running.
+    fn start_next_waiting(&self, permit: OwnedSemaphorePermit) -> Option<OwnedSemaphorePermit> {
+        loop {
+            let next = self
+                .shared
+                .pending
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .insert(
-                    job.id.clone(),
-                    Held {
-                        lease: lease.clone(),
-                        claimed: Instant::now(),
-                        running: Arc::clone(&running),
-                        control: Arc::clone(&control),
-                    },
-                );
-            let registry = Arc::clone(&self.registry);
-            let env = Arc::clone(&self.env);
-            let shared = Arc::clone(&self.shared);
-            let slots = Arc::clone(&self.slots);
-            let done = self.done.clone();
-            let defaults = self.defaults;
-            tokio::spawn(async move {
-                let _permit = match permit {
-                    Some(permit) => permit,
-                    None => {
-                        let Ok(permit) = slots.acquire_owned().await else {
-                            return;
-                        };
-                        if shared.stopping.load(Ordering::Relaxed) {
-                            // Never started: straight back to its queue.
-                            finish(&shared, &done, requeued(lease, defaults));
-                            return;
-                        }
-                        running.store(true, Ordering::Relaxed);
-                        let start = Start {
-                            id: job.id.clone(),
-                            started_at: SystemTime::now(),
-                            attempt: job.attempts + 1,
-                        };
-                        let _ = done.send(Event::Started(start));
-                        permit
-                    }
-                };
-                shared.monitor.running.fetch_add(1, Ordering::Relaxed);
-                let completion = execute(job, &registry, env, &control, &shared).await;
-                shared.monitor.running.fetch_sub(1, Ordering::Relaxed);
-                finish(&shared, &done, completion);
-            });
+                .pop_front();
+            let Some(job) = next else {
+                return Some(permit);
+            };
+            let control = self
+                .shared
+                .held()
+                .get(&job.id)
+                .map(|h| Arc::clone(&h.control));
+            let Some(control) = control else { continue };
+            match control.requested() {
+                NO_REQUEST => {
+                    self.launch(job, control, permit, false);
+                    return None;
+                }
+                STOP => {
+                    let stopped = Ending::Stopped {
+                        message: "stopped by request".into(),
+                    };
+                    finish(&self.shared, &self.done, unrun(&job, stopped));
+                }
+                _ => finish(&self.shared, &self.done, unrun(&job, Ending::Requeued)),
+            }
         }
+    }
+
+    /// Runs a held job on its slot. A job the claim did not mark started reports its start.
+    fn launch(
+        &self,
+        job: Job,
+        control: Arc<Control>,
+        permit: OwnedSemaphorePermit,
+        claim_started: bool,
+    ) {
+        if let Some(held) = self.shared.held().get_mut(&job.id) {
+            held.started = Some(Instant::now());
+        }
+        if !claim_started {
+            let _ = self.done.send(Event::Started(Start {
+                id: job.id.clone(),
+                started_at: SystemTime::now(),
+                attempt: job.attempts + 1,
+            }));
+        }
+        let registry = Arc::clone(&self.registry);
+        let env = Arc::clone(&self.env);
+        let shared = Arc::clone(&self.shared);
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            shared.monitor.running.fetch_add(1, Ordering::Relaxed);
+            let completion = execute(job, &registry, env, &control, &shared).await;
+            shared.monitor.running.fetch_sub(1, Ordering::Relaxed);
+            finish(&shared, &done, completion);
+        });
     }
 }
 
-/// Hands a completion to the finisher, then releases the job. Released only once handed over,
-/// so a graceful shutdown never mistakes a finished job for an abandoned one.
-fn finish(shared: &Shared, done: &mpsc::UnboundedSender<Event>, completion: Completion) {
-    let id = completion.id.clone();
-    if done.send(Event::Done(completion)).is_ok() {
-        shared
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&id);
+fn lease_of(job: &Job) -> Lease {
+    Lease {
+        id: job.id.clone(),
+        queue: job.queue.clone(),
+        execution_id: job.execution_id.clone(),
     }
+}
+
+/// Releases a job, then hands its completion to the finisher. Released first, so the state
+/// the finisher reports along with the completion no longer counts the job as running.
+fn finish(shared: &Shared, done: &mpsc::UnboundedSender<Event>, completion: Completion) {
+    shared.held().remove(&completion.id);
+    let _ = done.send(Event::Done(completion));
     shared.released.notify_waiters();
 }
 
-/// The completion that hands an unstarted or unfinished job back to its queue.
-fn requeued(lease: Lease, defaults: Defaults) -> Completion {
+/// The completion of a job that ends without running: handed back to its queue (never
+/// started, or the worker stops), or stopped before it started.
+fn unrun(job: &Job, ending: Ending) -> Completion {
     let now = SystemTime::now();
     Completion {
-        id: lease.id,
-        queue: lease.queue,
-        execution_id: lease.execution_id,
+        id: job.id.clone(),
+        queue: job.queue.clone(),
+        execution_id: job.execution_id.clone(),
         started_at: now,
         ended_at: now,
-        ending: Ending::Requeued,
-        result_ttl: defaults.result_ttl,
-        failure_ttl: defaults.failure_ttl,
-        has_dependencies: false,
-        group: None,
+        ending,
+        result_ttl: job.result_ttl,
+        failure_ttl: job.failure_ttl,
+        has_dependencies: job.has_dependencies,
+        group: job.group.clone(),
     }
 }
 
 /// How a run ended, before retries are considered.
 enum Ran {
     Outcome(Outcome),
+    /// The job cannot run at all (its hash could not be read): it fails for good.
+    Unreadable(String),
     TimedOut(Duration),
     Stopped,
-    /// Cancelled because the lease may have run out; the job goes back untouched.
-    LeaseRanOut,
+    /// Its lease is lost or may have run out, or the grace period is over: back untouched.
+    HandedBack,
 }
 
 /// Runs one job and says how it ended.
@@ -633,11 +834,12 @@ async fn execute(
             }
         }
         Ran::Outcome(Outcome::Failure { message, .. }) => failure(message),
+        Ran::Unreadable(message) => Ending::Failed { message },
         Ran::TimedOut(limit) => failure(format!("timed out after {} s", limit.as_secs())),
         Ran::Stopped => Ending::Stopped {
             message: "stopped by request".into(),
         },
-        Ran::LeaseRanOut => Ending::Requeued,
+        Ran::HandedBack => Ending::Requeued,
     };
     match &ending {
         Ending::Finished { .. } => {
@@ -669,12 +871,14 @@ async fn execute(
     }
 }
 
-/// Binds and runs the task, enforcing the job's timeout and honouring stop requests: either one
-/// ends the run at once and cancels the task, whose thread stops at its next check.
+/// Binds and runs the task. A transient failure (a storage server that refused, a network
+/// error) runs it again after a backoff that doubles from [`TRANSIENT_FIRST_DELAY`] up to
+/// [`TRANSIENT_MAX_DELAY`], as long as another run fits in the job's timeout (a job without one
+/// gets RQ's default, 180 s, for this); only then does the failure count.
 async fn run_call(job: &Job, registry: &Registry, env: Arc<TaskEnv>, control: &Control) -> Ran {
     let call = match &job.call {
         Ok(call) => call,
-        Err(e) => return Ran::Outcome(Outcome::fail(e.to_string())),
+        Err(e) => return Ran::Unreadable(e.to_string()),
     };
     let task = match registry.get(&call.func) {
         Ok(task) => task,
@@ -684,52 +888,130 @@ async fn run_call(job: &Job, registry: &Registry, env: Arc<TaskEnv>, control: &C
         Ok(args) => args,
         Err(message) => return Ran::Outcome(Outcome::fail(message)),
     };
-    if control.lease_ran_out.load(Ordering::Relaxed) {
-        return Ran::LeaseRanOut;
-    }
-    if control.stopped.load(Ordering::Relaxed) {
-        return Ran::Stopped;
-    }
-    let ctx = TaskContext::new(
-        job.id.clone(),
-        job.attempts + 1,
-        env,
-        Arc::clone(&control.cancel),
-    );
-    if !task.blocking() {
-        return Ran::Outcome(task.run(&args, &ctx));
-    }
-    let handle = tokio::task::spawn_blocking(move || task.run(&args, &ctx));
-    let deadline = async {
-        match job.timeout {
-            Some(limit) => tokio::time::sleep(limit).await,
-            None => std::future::pending().await,
+    let started = Instant::now();
+    let deadline = job.timeout.map(|limit| started + limit);
+    let window_end = started + job.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let mut delay = TRANSIENT_FIRST_DELAY;
+    let mut runs = 0u32;
+    loop {
+        if let Some(ran) = preempted(control) {
+            return ran;
         }
-    };
-    tokio::select! {
-        result = handle => match result {
-            Ok(_) if control.lease_ran_out.load(Ordering::Relaxed) => Ran::LeaseRanOut,
-            Ok(_) if control.stopped.load(Ordering::Relaxed) => Ran::Stopped,
-            Ok(outcome) => Ran::Outcome(outcome),
-            Err(e) => Ran::Outcome(Outcome::fail(format!("the task crashed: {e}"))),
-        },
-        () = deadline => {
-            control.cancel.store(true, Ordering::Relaxed);
-            Ran::TimedOut(job.timeout.unwrap_or_default())
-        }
-        () = control.wake.notified() => {
-            control.cancel.store(true, Ordering::Relaxed);
-            if control.lease_ran_out.load(Ordering::Relaxed) {
-                Ran::LeaseRanOut
+        let run_started = Instant::now();
+        let ran = run_once(job, &task, &args, &env, control, deadline).await;
+        runs += 1;
+        let Ran::Outcome(Outcome::Failure {
+            message,
+            transient: true,
+        }) = ran
+        else {
+            return ran;
+        };
+        // Another run only if it can end in time, judging by how long this one took.
+        let wait = jittered(delay);
+        if Instant::now() + wait + run_started.elapsed() > window_end {
+            let message = if runs > 1 {
+                format!(
+                    "{message} (tried {runs} times over {:.0?})",
+                    started.elapsed()
+                )
             } else {
+                message
+            };
+            return Ran::Outcome(Outcome::Failure {
+                message,
+                transient: true,
+            });
+        }
+        tracing::warn!(job_id = %job.id, queue = %job.queue, error = %message, ?wait, run = runs, "transient failure; trying again");
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = control.wake.notified() => {}
+        }
+        delay = (delay * 2).min(TRANSIENT_MAX_DELAY);
+    }
+}
+
+/// A run that must not start (again) because the job was asked to stop.
+fn preempted(control: &Control) -> Option<Ran> {
+    match control.requested() {
+        NO_REQUEST => None,
+        why => {
+            control.run.try_cancel();
+            Some(if why == STOP {
                 Ran::Stopped
-            }
+            } else {
+                Ran::HandedBack
+            })
         }
     }
 }
 
+/// ±25 %, so that jobs that failed together do not all come back together.
+fn jittered(delay: Duration) -> Duration {
+    delay.mul_f64(0.75 + fastrand::f64() * 0.5)
+}
+
+/// One run of the task, ended early by the job's deadline or a stop request unless its commit
+/// began first (then the run is waited for, and its own outcome counts).
+async fn run_once(
+    job: &Job,
+    task: &Arc<dyn Task>,
+    args: &Args,
+    env: &Arc<TaskEnv>,
+    control: &Control,
+    mut deadline: Option<Instant>,
+) -> Ran {
+    let ctx = TaskContext::new(
+        job.id.clone(),
+        job.attempts + 1,
+        Arc::clone(env),
+        Arc::clone(&control.run),
+    );
+    if !task.blocking() {
+        return Ran::Outcome(task.run(args, &ctx));
+    }
+    let (task, args) = (Arc::clone(task), args.clone());
+    let mut handle = tokio::task::spawn_blocking(move || task.run(&args, &ctx));
+    loop {
+        let cut = tokio::select! {
+            result = &mut handle => return match result {
+                Ok(outcome) => Ran::Outcome(outcome),
+                Err(e) => Ran::Outcome(Outcome::fail(format!("the task crashed: {e}"))),
+            },
+            () = sleep_until(deadline) => {
+                deadline = None;
+                Ran::TimedOut(job.timeout.unwrap_or_default())
+            }
+            () = control.wake.notified() => match control.requested() {
+                NO_REQUEST => continue,
+                STOP => Ran::Stopped,
+                _ => Ran::HandedBack,
+            },
+        };
+        if control.run.try_cancel() {
+            // The thread stops at its next check; say when, as it may hold resources until then.
+            let id = job.id.clone();
+            tokio::spawn(async move {
+                let _ = handle.await;
+                tracing::info!(job_id = %id, "cancelled run ended");
+            });
+            return cut;
+        }
+        tracing::info!(job_id = %job.id, "the job is storing its output; waiting for it to end rather than cutting it short");
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Records starts and completions in batches: whatever piled up since the last write goes in
-/// one call, so an idle worker writes at once and a busy one in bulk.
+/// one call, so an idle worker writes at once and a busy one in bulk. Each call also says what
+/// the worker runs now, so its record is busy exactly while it runs something.
 async fn finisher_loop<B: Broker>(
     broker: Arc<B>,
     registration: Arc<Registration>,
@@ -742,17 +1024,19 @@ async fn finisher_loop<B: Broker>(
         while let Some(event) = next.take() {
             match event {
                 Event::Started(start) => starts.push(start),
+                Event::Running => {}
                 Event::Done(completion) => batch.push(completion),
             }
             if starts.len() + batch.len() < 256 {
                 next = events.try_recv().ok();
             }
         }
-        // Idle once nothing else is held (these jobs were released just before being sent).
-        let idle = shared.held_count() == 0;
+        // Taken after the events: every job they report ended is released already.
+        let current = shared.current().map(|(id, _)| id);
+        let call = format!("{:016x}", fastrand::u64(..));
         let result = with_retries(
             "record job results",
-            || broker.complete(&registration, &starts, &batch, idle),
+            || broker.complete(&registration, &call, &starts, &batch, current.as_deref()),
             Duration::from_secs(3600),
         )
         .await;
@@ -785,13 +1069,14 @@ async fn heartbeat_loop<B: Broker>(
     let every = (lease / 3).max(Duration::from_millis(200));
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => return,
+            () = tokio::time::sleep(every) => {}
+            () = stopped(&mut stop) => return,
         }
         // Taken before the held leases are read: every lease renewed below runs at least
         // until `sent + lease` (the expiry is computed when the call is made).
         let sent = Instant::now();
-        let (leases, current) = shared.leases();
+        let leases = shared.leases();
+        let current = shared.current();
         let current_ref = current.as_ref().map(|(id, t)| (id.as_str(), *t));
         match broker
             .heartbeat(&registration, &leases, lease, current_ref)
@@ -812,16 +1097,9 @@ async fn heartbeat_loop<B: Broker>(
                     }
                 }
                 for (lease, still) in leases.iter().zip(pulse.held) {
-                    if !still {
+                    if !still && let Some(h) = shared.held().get(&lease.id) {
                         tracing::warn!(job_id = %lease.id, "lease lost; cancelling the job");
-                        if let Some(h) = shared
-                            .held
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .get(&lease.id)
-                        {
-                            h.control.cancel.store(true, Ordering::Relaxed);
-                        }
+                        h.control.request(HAND_BACK);
                     }
                 }
             }
@@ -836,32 +1114,29 @@ async fn heartbeat_loop<B: Broker>(
 /// Fences off jobs whose lease may have run out: when no heartbeat has renewed a job's lease
 /// for a whole lease (Redis unreachable, or the worker cut off from it), another worker may
 /// already have recovered the job, so this worker must not store its output or record it.
-/// The job's task is cancelled (tasks check before they store anything) and the job is handed
-/// back, which the backend refuses if it was recovered meanwhile. The heartbeat itself cannot
-/// do this: its call to an unreachable Redis hangs until it times out.
+/// The job's run is cancelled (its commit refuses) and the job is handed back, which the
+/// backend refuses if it was recovered meanwhile. The heartbeat itself cannot do this: its
+/// call to an unreachable Redis hangs until it times out.
 async fn fence_loop(shared: Arc<Shared>, lease: Duration, mut stop: watch::Receiver<bool>) {
     let tick = (lease / 8).max(Duration::from_millis(50));
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(tick) => {}
-            _ = stop.changed() => return,
+            () = tokio::time::sleep(tick) => {}
+            () = stopped(&mut stop) => return,
         }
         let renewed = *shared
             .renewed
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let held = shared.held.lock().unwrap_or_else(PoisonError::into_inner);
-        for h in held.values() {
+        for h in shared.held().values() {
             // A lease runs from its claim or its last renewal, whichever is later. Fence one
             // tick early, so the check's period never lets a run outlive its lease.
             let since = renewed.map_or(h.claimed, |renewed| renewed.max(h.claimed));
-            if since.elapsed() + tick < lease || h.control.lease_ran_out.load(Ordering::Relaxed) {
+            if since.elapsed() + tick < lease || h.control.requested() == HAND_BACK {
                 continue;
             }
             tracing::warn!(job_id = %h.lease.id, "lease not renewed for {lease:?} (Redis unreachable); cancelling the job and handing it back, as another worker may run it now");
-            h.control.lease_ran_out.store(true, Ordering::Relaxed);
-            h.control.cancel.store(true, Ordering::Relaxed);
-            h.control.wake.notify_one();
+            h.control.request(HAND_BACK);
         }
     }
 }
@@ -896,8 +1171,8 @@ async fn upkeep_loop<B: Broker>(
             Err(e) => tracing::warn!(error = %e, "upkeep failed"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => return,
+            () = tokio::time::sleep(every) => {}
+            () = stopped(&mut stop) => return,
         }
     }
 }
@@ -924,8 +1199,8 @@ async fn scheduler_loop<B: Broker>(
             Err(e) => tracing::warn!(error = %e, "moving scheduled jobs failed"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = stop.changed() => return,
+            () = tokio::time::sleep(pause) => {}
+            () = stopped(&mut stop) => return,
         }
     }
 }
@@ -938,18 +1213,18 @@ async fn command_loop(
 ) {
     while let Some(command) = commands.recv().await {
         tracing::info!(?command, "command received");
-        let held = shared.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = shared.held();
         match command {
             WorkerCommand::StopJob(id) => match held.get(&id) {
-                Some(job) => job.control.stop(),
+                Some(job) => job.control.request(STOP),
                 None => {
                     tracing::warn!(job_id = %id, "asked to stop a job this worker is not running")
                 }
             },
             WorkerCommand::StopAll => held
                 .values()
-                .filter(|h| h.running.load(Ordering::Relaxed))
-                .for_each(|h| h.control.stop()),
+                .filter(|h| h.started.is_some())
+                .for_each(|h| h.control.request(STOP)),
             WorkerCommand::Shutdown => {
                 let _ = stop_work.send(true);
             }
@@ -966,7 +1241,7 @@ async fn with_retries<T, E, F, Fut>(
 where
     E: BrokerError,
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, E>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let started = Instant::now();
     let mut delay = Duration::from_millis(50);
@@ -983,19 +1258,20 @@ where
     }
 }
 
-/// Backoff for the dispatcher while the backend is unreachable.
+/// Backoff for calls the worker keeps making while the backend is unreachable.
 #[derive(Debug, Default)]
 struct Backoff {
     delay: Option<Duration>,
 }
 
 impl Backoff {
+    /// Logs the failure and waits before the next try; false if told to stop meanwhile.
     async fn fail(
         &mut self,
         what: &str,
         error: &dyn BrokerError,
         shutdown: &mut watch::Receiver<bool>,
-    ) {
+    ) -> bool {
         let delay = self.delay.map_or(Duration::from_millis(50), |d| {
             (d * 2).min(Duration::from_secs(5))
         });
@@ -1005,7 +1281,7 @@ impl Backoff {
         } else {
             tracing::error!(%error, ?delay, "{what} failed");
         }
-        sleep_or_shutdown(delay, shutdown).await;
+        sleep_or_shutdown(delay, shutdown).await
     }
 
     fn reset(&mut self) {
@@ -1013,10 +1289,18 @@ impl Backoff {
     }
 }
 
-async fn sleep_or_shutdown(duration: Duration, shutdown: &mut watch::Receiver<bool>) {
+/// Sleeps unless told to stop first; false if told to stop.
+async fn sleep_or_shutdown(duration: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
     tokio::select! {
-        _ = tokio::time::sleep(duration) => {}
-        _ = shutdown.changed() => {}
+        () = tokio::time::sleep(duration) => !*shutdown.borrow(),
+        () = stopped(shutdown) => false,
+    }
+}
+
+/// Resolves once `flag` is true; never, if its sender is gone (it can never turn true).
+async fn stopped(flag: &mut watch::Receiver<bool>) {
+    if flag.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

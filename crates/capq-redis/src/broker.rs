@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use capq_core::broker::{
-    Broker, Claim, Claimed, Completion, Ending, Lease, Pulse, Registration, Start, Upkeep,
-    UpkeepPolicy, WorkerCommand,
+    Broker, Claim, ClaimCall, Claimed, Completion, Ending, Lease, Pulse, Registration, Start,
+    Upkeep, UpkeepPolicy, WorkerCommand,
 };
 use capq_core::payload::compress;
 use capq_core::time::{epoch_seconds, rq_timestamp};
@@ -23,10 +23,14 @@ fn epoch_now() -> u64 {
     epoch_seconds(SystemTime::now()) as u64
 }
 
-/// A fresh stem for execution ids: unique per claim call, numbered per job.
-fn execution_stem() -> String {
-    format!("{:016x}", fastrand::u64(..))
+/// The stem of the execution ids a claim call gives its jobs (numbered after it): its call id.
+fn stem(call: &ClaimCall) -> String {
+    format!("{}-", call.id)
 }
+
+/// How long Redis remembers a worker's last completion call, so that the call can be sent
+/// again: as long as the worker keeps trying one (an hour).
+const FINISH_RECORD_TTL: Duration = Duration::from_secs(3600);
 
 impl Broker for Redis {
     type Error = Error;
@@ -78,6 +82,7 @@ impl Broker for Redis {
     async fn claim(
         &self,
         worker: &Registration,
+        call: &ClaimCall,
         max: usize,
         start_now: usize,
         lease: Duration,
@@ -85,17 +90,18 @@ impl Broker for Redis {
         let mut invocation = invoke(&self.scripts.claim);
         invocation
             .key(keys::SUSPENDED)
-            .key(keys::worker(&worker.name));
+            .key(keys::claim_record(&worker.name));
         for queue in &worker.queues {
             invocation.key(keys::queue(queue)).key(keys::started(queue));
         }
         invocation
-            .arg(max.max(1))
+            .arg(max)
             .arg(start_now)
             .arg(epoch_now() + lease.as_secs().max(1))
             .arg(rq_timestamp(SystemTime::now()))
             .arg(&worker.name)
-            .arg(format!("{}-", execution_stem()));
+            .arg(stem(call))
+            .arg(lease.as_secs().max(1));
         for queue in &worker.queues {
             invocation.arg(queue);
         }
@@ -109,12 +115,41 @@ impl Broker for Redis {
     async fn wait_and_claim(
         &self,
         worker: &Registration,
+        call: &ClaimCall,
         lease: Duration,
         timeout: Duration,
     ) -> Result<Claim> {
         let Some(queue) = worker.queues.first() else {
             return Ok(Claim::Empty);
         };
+        let handoff = keys::handoff(&worker.name);
+        let mut claim = invoke(&self.scripts.claim_waited);
+        claim
+            .key(&handoff)
+            .key(keys::started(queue))
+            .key(keys::claim_record(&worker.name))
+            .arg(lease.as_secs().max(1))
+            .arg(&worker.name)
+            .arg(stem(call))
+            .arg(queue)
+            .arg(lease.as_secs().max(1));
+        // The connection is taken for the call and given back after it: a wait that is
+        // abandoned (the worker stops) drops it, so Redis drops the blocked BLMOVE with the
+        // connection instead of moving a job for no one.
+        let mut conn = self.take_blocking_connection().await?;
+        // Sent again after an error: first what the first send took, or what its BLMOVE left in
+        // the hand-off list, without waiting.
+        if call.retry {
+            let claimed: Value = claim
+                .invoke_async(&mut conn)
+                .await
+                .map_err(Error::redis("claim a job"))?;
+            let claimed = parse_claim(claimed)?;
+            if matches!(claimed, Claim::Jobs(_)) || timeout.is_zero() {
+                self.give_back_blocking_connection(conn).await;
+                return Ok(claimed);
+            }
+        }
         // BLMOVE watches one list. A single-queue worker waits the whole time; a multi-queue
         // worker waits briefly on its first queue and then polls them all again.
         let wait = if worker.queues.len() == 1 {
@@ -122,16 +157,6 @@ impl Broker for Redis {
         } else {
             timeout.min(Duration::from_millis(250))
         };
-        let handoff = keys::handoff(&worker.name);
-        let mut claim = invoke(&self.scripts.claim_waited);
-        claim
-            .key(&handoff)
-            .key(keys::started(queue))
-            .key(keys::worker(&worker.name))
-            .arg(lease.as_secs().max(1))
-            .arg(&worker.name)
-            .arg(format!("{}-", execution_stem()))
-            .arg(queue);
         // BLMOVE and the claim travel together: Redis runs the claim as soon as the BLMOVE
         // returns, with no round trip in between.
         let mut pipe = redis::pipe();
@@ -143,9 +168,8 @@ impl Broker for Redis {
             .arg(wait.as_secs_f64().max(0.01))
             .ignore()
             .invoke_script(&claim);
-        let mut conn = self.blocking_connection().await?;
         let reply: Result<(Value,), _> = pipe.query_async(&mut conn).await;
-        match reply {
+        let claimed = match reply {
             Ok((claimed,)) => parse_claim(claimed),
             Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
                 // After a Redis restart the script cache is empty. Whatever the BLMOVE moved
@@ -160,19 +184,19 @@ impl Broker for Redis {
                 action: "wait for jobs",
                 cause: e,
             }),
-        }
+        };
+        self.give_back_blocking_connection(conn).await;
+        claimed
     }
 
     async fn complete(
         &self,
         worker: &Registration,
+        call: &str,
         starts: &[Start],
         completions: &[Completion],
-        idle: bool,
+        current: Option<&str>,
     ) -> Result<Vec<bool>> {
-        if completions.is_empty() && starts.is_empty() {
-            return Ok(Vec::new());
-        }
         let working: f64 = completions
             .iter()
             .map(|c| {
@@ -189,12 +213,15 @@ impl Broker for Redis {
             .key(keys::STATS_TOTALS)
             .key(keys::stats_minute(now as u64 / 60))
             .key(keys::STATS_DURATIONS)
+            .key(keys::finish_record(&worker.name))
             // Fractional, so a retry delay of N seconds is N seconds, not up to one less.
             .arg(format!("{:.6}", epoch_seconds(SystemTime::now())))
             .arg(rq_timestamp(SystemTime::now()))
             .arg(&worker.name)
-            .arg(if idle { "1" } else { "0" })
+            .arg(current.unwrap_or_default())
             .arg(format!("{working:.6}"))
+            .arg(call)
+            .arg(FINISH_RECORD_TTL.as_secs())
             .arg(starts.len());
         for start in starts {
             invocation

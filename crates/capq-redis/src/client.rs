@@ -58,19 +58,24 @@ impl Redis {
         &self.url
     }
 
-    /// A connection of its own for blocking commands (`BLMOVE`).
-    pub(crate) async fn blocking_connection(&self) -> Result<ConnectionManager> {
-        let mut slot = self.blocking.lock().await;
-        if let Some(conn) = slot.as_ref() {
-            return Ok(conn.clone());
+    /// The connection of its own for blocking commands (`BLMOVE`), taken for one call: opened
+    /// if there is none. Give it back with
+    /// [`give_back_blocking_connection`](Redis::give_back_blocking_connection) once the call
+    /// ended; a call abandoned midway drops it instead, which closes it, and Redis then drops
+    /// the blocked command rather than carrying it out for no one.
+    pub(crate) async fn take_blocking_connection(&self) -> Result<ConnectionManager> {
+        if let Some(conn) = self.blocking.lock().await.take() {
+            return Ok(conn);
         }
-        let conn = self
-            .client
+        self.client
             .get_connection_manager_with_config(config(None))
             .await
-            .map_err(Error::redis("connect"))?;
-        *slot = Some(conn.clone());
-        Ok(conn)
+            .map_err(Error::redis("connect"))
+    }
+
+    /// Keeps the blocking connection for the next call.
+    pub(crate) async fn give_back_blocking_connection(&self, conn: ConnectionManager) {
+        self.blocking.lock().await.get_or_insert(conn);
     }
 }
 

@@ -45,6 +45,8 @@ pub mod prefix {
     pub const GROUP: &str = "rq:group:";
     pub const BATCH: &str = "capq:batch:";
     pub const HANDOFF: &str = "capq:handoff:";
+    pub const CLAIM_RECORD: &str = "capq:claim:";
+    pub const FINISH_RECORD: &str = "capq:finish:";
 }
 
 pub fn queue(name: &str) -> String {
@@ -131,6 +133,18 @@ pub fn group(name: &str) -> String {
 /// claim script that runs right behind it takes it.
 pub fn handoff(worker: &str) -> String {
     format!("{}{worker}", prefix::HANDOFF)
+}
+
+/// What a worker's last claim took (its call id and the jobs), so that the same call sent again
+/// after a timeout answers the same instead of claiming twice; it expires with the leases.
+pub fn claim_record(worker: &str) -> String {
+    format!("{}{worker}", prefix::CLAIM_RECORD)
+}
+
+/// A worker's last completion call (its id and what it recorded), so that the same call sent
+/// again after a timeout answers the same instead of finding its own leases gone.
+pub fn finish_record(worker: &str) -> String {
+    format!("{}{worker}", prefix::FINISH_RECORD)
 }
 
 /// Jobs that ended in one minute (`finished`, `failed`), kept two hours: the throughput history

@@ -26,8 +26,15 @@ pub(crate) struct Scripts {
 impl Scripts {
     pub fn new() -> Scripts {
         Scripts {
-            claim: Script::new(include_str!("lua/claim.lua")),
-            claim_waited: Script::new(include_str!("lua/claim_waited.lua")),
+            // Both claims keep a record of each call (claim_replay.lua), loaded in front.
+            claim: Script::new(concat!(
+                include_str!("lua/claim_replay.lua"),
+                include_str!("lua/claim.lua")
+            )),
+            claim_waited: Script::new(concat!(
+                include_str!("lua/claim_replay.lua"),
+                include_str!("lua/claim_waited.lua")
+            )),
             finish: Script::new(concat!(
                 include_str!("lua/dependents.lua"),
                 include_str!("lua/finish.lua")

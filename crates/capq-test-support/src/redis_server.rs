@@ -285,6 +285,29 @@ impl RedisServer {
         }
     }
 
+    /// Stalls the server (SIGSTOP): it accepts connections and reads nothing, as a Redis
+    /// frozen by a long command, a fork on a big dataset or a paused VM does.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT); it then runs what it was sent meanwhile.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self
+            .child
+            .as_ref()
+            .expect("a server of the test's own, running");
+        let sent = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill {signal} {}", child.id());
+    }
+
     /// Starts the server again on the same port and folder (after `shutdown` or `kill`).
     pub fn restart(&mut self) {
         assert!(

@@ -12,7 +12,7 @@ use capmetrics::Date;
 use capq_pickle::Value;
 use capq_storage::Location;
 
-use crate::task::{Args, Outcome, Param, Task, TaskContext};
+use crate::task::{Args, CommitError, Outcome, Param, Task, TaskContext};
 
 /// `capq.process_day(day, output)`.
 #[derive(Debug)]
@@ -130,18 +130,23 @@ fn process_to(ctx: &TaskContext, task: &str, day: &str, output: &str) -> Outcome
             return Outcome::Failure { message, transient };
         }
     };
-    if ctx.is_cancelled() {
-        return Outcome::fail(format!("day {day}: cancelled before its output was stored"));
-    }
     let diagnostics = day_output.diagnostics;
-    if let Err(e) = env
-        .runtime
-        .block_on(env.storage.put(&location, Bytes::from(day_output.csv)))
-    {
-        return Outcome::Failure {
-            message: format!("day {day}: {e}"),
-            transient: e.is_transient(),
-        };
+    // The store is the commit: a timeout either comes first (nothing is stored) or waits for it.
+    let stored = ctx.commit(|| {
+        env.runtime
+            .block_on(env.storage.put(&location, Bytes::from(day_output.csv)))
+    });
+    match stored {
+        Ok(()) => {}
+        Err(CommitError::Cancelled) => {
+            return Outcome::fail(format!("day {day}: cancelled before its output was stored"));
+        }
+        Err(CommitError::Failed(e)) => {
+            return Outcome::Failure {
+                message: format!("day {day}: {e}"),
+                transient: e.is_transient(),
+            };
+        }
     }
     tracing::info!(job_id = %ctx.job_id, %day, output = %location, %diagnostics, "day processed");
     let dropped = diagnostics

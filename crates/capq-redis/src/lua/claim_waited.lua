@@ -8,12 +8,21 @@
 -- BLMOVE and nothing moves; a job left in a hand-off list is claimed by that worker's next
 -- wait, or recovered by maintenance.
 --
--- KEYS[1] = the hand-off list, KEYS[2] = the started registry, KEYS[3] = the worker's key.
+-- The call is recorded as claim.lua's are (claim_replay.lua, loaded in front of this script):
+-- sent again, alone, after the worker lost the answer, it answers what it took the first time
+-- (and a late first run finds the record and takes nothing; what its BLMOVE moved stays in the
+-- hand-off list for the next wait).
+--
+-- KEYS[1] = the hand-off list, KEYS[2] = the started registry, KEYS[3] = the worker's claim
+-- record.
 -- ARGV[1..12] = key prefixes, ARGV[13] = lease (s), ARGV[14] = worker name,
--- ARGV[15] = execution id stem, ARGV[16] = queue name.
+-- ARGV[15] = execution id stem, ARGV[16] = queue name, ARGV[17] = how long the record lives (s).
 -- Returns a list of {queue name, job id, execution id, hash fields} (empty if nothing came).
-local P_JOB = ARGV[1]
+local P_JOB, P_STARTED = ARGV[1], ARGV[3]
 local lease, worker, stem, queue = tonumber(ARGV[13]), ARGV[14], ARGV[15], ARGV[16]
+
+local replayed = replay_claim(KEYS[3], stem, P_JOB, P_STARTED)
+if replayed then return replayed end
 
 -- RQ's `%Y-%m-%dT%H:%M:%S.%fZ` from epoch seconds and microseconds (civil date from the day
 -- number, in March-based years so the leap day comes last).
@@ -32,7 +41,7 @@ local function timestamp(seconds, micros)
     math.floor(of_day / 3600), math.floor(of_day / 60) % 60, of_day % 60, micros)
 end
 
-local claimed = {}
+local claimed, before = {}, {}
 while true do
   local id = redis.call('LPOP', KEYS[1])
   if not id then break end
@@ -52,8 +61,9 @@ while true do
     redis.call('HSET', P_JOB .. id, 'status', 'started', 'started_at', now, 'last_heartbeat', now,
       'worker_name', worker, 'capq_attempts', attempts + 1)
     if persist then redis.call('PERSIST', P_JOB .. id) end
-    redis.call('HSET', KEYS[3], 'state', 'busy', 'current_job', id, 'last_heartbeat', now)
     claimed[#claimed + 1] = {queue, id, execution, fields}
+    before[#before + 1] = attempts
   end
 end
+record_claim(KEYS[3], stem, claimed, before, ARGV[17])
 return claimed

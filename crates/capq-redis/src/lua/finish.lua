@@ -8,15 +8,24 @@
 -- Jobs that started running since the last call (prefetched jobs that waited for a slot) are
 -- marked started first.
 --
+-- The worker's record then shows what the worker says it runs now: busy with that job, or idle
+-- with no current job. Only this script writes the worker's state, and one worker calls it one
+-- call at a time, so the record shows the worker's latest word (a claim never races it).
+--
+-- A call the worker sent again after a timeout (the first may run late, in a stalled server)
+-- carries the same call id: the run that comes second answers what the first recorded and
+-- writes nothing, so no ending is refused as "lease lost" for having been recorded already.
+--
 -- The batch (RQ group) of each job counts its finished and failed jobs, and the fleet-wide
 -- statistics (totals, per-minute counts, run-time histogram) behind the dashboard and /metrics
 -- are updated once per call.
 --
 -- KEYS[1] = the worker's key, KEYS[2] = capq:stats:totals, KEYS[3] = this minute's counts,
--- KEYS[4] = the run-time histogram.
+-- KEYS[4] = the run-time histogram, KEYS[5] = the worker's record of its last call.
 -- ARGV[1..12] = key prefixes, ARGV[13] = now (epoch s), ARGV[14] = timestamp,
--- ARGV[15] = worker name, ARGV[16] = '1' if the worker is now idle, ARGV[17] = working time (s),
--- ARGV[18] = number of starts, then 3 values per start: job id, start timestamp, attempt;
+-- ARGV[15] = worker name, ARGV[16] = the job the worker runs now ('' for none: idle),
+-- ARGV[17] = working time (s), ARGV[18] = the call id, ARGV[19] = how long its record lives (s),
+-- ARGV[20] = number of starts, then 3 values per start: job id, start timestamp, attempt;
 -- then the number of attempts that ended, and 14 values per attempt: kind (finished, failed, stopped,
 -- retry, requeue), job id, queue, execution id, result ttl, failure ttl, has dependencies
 -- ('1'/'0'), payload (base64 result, or base64 of zlib'd error text), retry delay (s), retries
@@ -27,18 +36,25 @@
 local P_JOB, P_RESULTS, P_STARTED, P_FINISHED, P_FAILED, _, P_SCHEDULED, P_QUEUE, _,
   P_DEPENDENCIES = unpack(ARGV, 1, 10)
 local now, stamp, worker = tonumber(ARGV[13]), ARGV[14], ARGV[15]
-local idle, working_time, starts = ARGV[16] == '1', ARGV[17], tonumber(ARGV[18])
-local first_end = 20 + starts * 3
+local current, working_time, call, record_ttl = ARGV[16], ARGV[17], ARGV[18], ARGV[19]
+local starts = tonumber(ARGV[20])
+local first_end = 22 + starts * 3
 local count = tonumber(ARGV[first_end - 1])
 
+local record = redis.call('GET', KEYS[5])
+if record then
+  local previous = cmsgpack.unpack(record)
+  if previous[1] == call then
+    table.remove(previous, 1)
+    return previous
+  end
+end
+
 for i = 0, starts - 1 do
-  local base = 19 + i * 3
+  local base = 21 + i * 3
   local started_at = ARGV[base + 1]
   redis.call('HSET', P_JOB .. ARGV[base], 'status', 'started', 'started_at', started_at,
     'last_heartbeat', started_at, 'worker_name', worker, 'capq_attempts', ARGV[base + 2])
-end
-if starts > 0 then
-  redis.call('HSET', KEYS[1], 'state', 'busy', 'current_job', ARGV[19 + (starts - 1) * 3])
 end
 
 -- Keeps a key for `ttl` seconds, forever for -1.
@@ -147,20 +163,23 @@ if succeeded + final_failures > 0 then
   redis.call('HINCRBYFLOAT', KEYS[4], 'sum', ARGV[at + 2 * buckets + 1])
 end
 
-if succeeded > 0 then redis.call('HINCRBY', KEYS[1], 'successful_job_count', succeeded) end
-if failed > 0 then redis.call('HINCRBY', KEYS[1], 'failed_job_count', failed) end
-if succeeded + failed > 0 then redis.call('HINCRBYFLOAT', KEYS[1], 'total_working_time', working_time) end
--- Idle only if no job was claimed since these: a claim sets `current_job` to its own job,
--- and this write must not undo it.
-if idle then
-  local current = redis.call('HGET', KEYS[1], 'current_job')
-  local ours = not current
-  for i = 0, count - 1 do
-    if ARGV[first_end + i * 14 + 1] == current then ours = true end
-  end
-  if ours then
+-- The worker's record, if it has one (a record Redis lost is made again by registering, not
+-- here, so no half record appears): its counters, and what it runs now.
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if succeeded > 0 then redis.call('HINCRBY', KEYS[1], 'successful_job_count', succeeded) end
+  if failed > 0 then redis.call('HINCRBY', KEYS[1], 'failed_job_count', failed) end
+  if succeeded + failed > 0 then redis.call('HINCRBYFLOAT', KEYS[1], 'total_working_time', working_time) end
+  if current == '' then
     redis.call('HSET', KEYS[1], 'state', 'idle', 'last_heartbeat', stamp)
     redis.call('HDEL', KEYS[1], 'current_job', 'current_job_working_time')
+  else
+    if redis.call('HGET', KEYS[1], 'current_job') ~= current then
+      redis.call('HDEL', KEYS[1], 'current_job_working_time')
+    end
+    redis.call('HSET', KEYS[1], 'state', 'busy', 'current_job', current, 'last_heartbeat', stamp)
   end
 end
+local answer = {call}
+for i, r in ipairs(recorded) do answer[i + 1] = r end
+redis.call('SET', KEYS[5], cmsgpack.pack(answer), 'EX', record_ttl)
 return recorded

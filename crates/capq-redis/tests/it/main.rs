@@ -3,13 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod calls;
 mod dependents;
 mod requeue;
 
 use std::time::{Duration, SystemTime};
 
 use capq_core::broker::{
-    Broker, Claim, Claimed, Completion, Ending, Lease, Pulse, Registration, Start, UpkeepPolicy,
+    Broker, Claim, ClaimCall, Claimed, Completion, Ending, Lease, Pulse, Registration, Start,
+    UpkeepPolicy,
 };
 use capq_core::job::DEFAULT_FAILURE_TTL;
 use capq_core::payload::{Call, Serializer};
@@ -28,7 +30,29 @@ fn registration(name: &str) -> Registration {
     }
 }
 
-fn noop() -> Call {
+/// Waits until Redis counts `n` clients blocked in a command (a `BLMOVE` waiting).
+pub async fn blocked_clients(server: &RedisServer, n: usize, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let wanted = format!("blocked_clients:{n}\r");
+    while !server
+        .command(&["INFO", "clients"])
+        .text()
+        .is_some_and(|info| info.contains(&wanted))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A fresh completion call id.
+pub fn call() -> String {
+    ClaimCall::new().id
+}
+
+pub fn noop() -> Call {
     Call {
         func: "capq.noop".into(),
         args: vec![],
@@ -37,7 +61,7 @@ fn noop() -> Call {
     }
 }
 
-async fn setup(jobs: usize) -> (RedisServer, Redis, Registration, Vec<String>) {
+pub async fn setup(jobs: usize) -> (RedisServer, Redis, Registration, Vec<String>) {
     let server = RedisServer::start();
     let redis = Redis::connect(&server.url()).await.unwrap();
     let worker = registration("w1");
@@ -49,7 +73,13 @@ async fn setup(jobs: usize) -> (RedisServer, Redis, Registration, Vec<String>) {
 
 async fn claim(redis: &Redis, worker: &Registration, max: usize, start_now: usize) -> Vec<Claimed> {
     match redis
-        .claim(worker, max, start_now, Duration::from_secs(60))
+        .claim(
+            worker,
+            &ClaimCall::new(),
+            max,
+            start_now,
+            Duration::from_secs(60),
+        )
         .await
         .unwrap()
     {
@@ -58,7 +88,7 @@ async fn claim(redis: &Redis, worker: &Registration, max: usize, start_now: usiz
     }
 }
 
-fn completion(job: &Claimed, ending: Ending) -> Completion {
+pub fn completion(job: &Claimed, ending: Ending) -> Completion {
     let now = SystemTime::now();
     Completion {
         id: job.id.clone(),
@@ -74,7 +104,7 @@ fn completion(job: &Claimed, ending: Ending) -> Completion {
     }
 }
 
-fn status(server: &RedisServer, id: &str) -> Option<String> {
+pub fn status(server: &RedisServer, id: &str) -> Option<String> {
     server
         .command(&["HGET", &format!("rq:job:{id}"), "status"])
         .text()
@@ -96,11 +126,12 @@ async fn claims_mark_started_only_jobs_that_have_a_slot() {
         Some(3),
         "all three are leased"
     );
+    // The worker's record is the completion call's to write, in the worker's order.
     assert_eq!(
         server
             .command(&["HGET", "rq:worker:w1", "current_job"])
             .text(),
-        Some(ids[0].clone())
+        None
     );
     // The prefetched job reports its start later, with the attempt number.
     let start = Start {
@@ -108,7 +139,10 @@ async fn claims_mark_started_only_jobs_that_have_a_slot() {
         started_at: SystemTime::now(),
         attempt: 1,
     };
-    redis.complete(&worker, &[start], &[], false).await.unwrap();
+    redis
+        .complete(&worker, &call(), &[start], &[], Some(&ids[0]))
+        .await
+        .unwrap();
     assert_eq!(status(&server, &ids[1]).as_deref(), Some("started"));
     assert_eq!(
         server
@@ -116,9 +150,19 @@ async fn claims_mark_started_only_jobs_that_have_a_slot() {
             .int(),
         Some(1)
     );
+    assert_eq!(
+        server.command(&["HGET", "rq:worker:w1", "state"]).text(),
+        Some("busy".into())
+    );
+    assert_eq!(
+        server
+            .command(&["HGET", "rq:worker:w1", "current_job"])
+            .text(),
+        Some(ids[0].clone())
+    );
     assert!(matches!(
         redis
-            .claim(&worker, 5, 5, Duration::from_secs(60))
+            .claim(&worker, &ClaimCall::new(), 5, 5, Duration::from_secs(60))
             .await
             .unwrap(),
         Claim::Empty
@@ -145,7 +189,10 @@ async fn finishing_records_the_result_where_rq_looks() {
         ),
     ];
     assert_eq!(
-        redis.complete(&worker, &[], &done, true).await.unwrap(),
+        redis
+            .complete(&worker, &call(), &[], &done, None)
+            .await
+            .unwrap(),
         vec![true, true]
     );
     assert_eq!(status(&server, &ids[0]).as_deref(), Some("finished"));
@@ -164,7 +211,7 @@ async fn finishing_records_the_result_where_rq_looks() {
         .int()
         .unwrap();
     assert!(
-        (DEFAULT_FAILURE_TTL - 5..=DEFAULT_FAILURE_TTL).contains(&ttl),
+        (DEFAULT_FAILURE_TTL - 60..=DEFAULT_FAILURE_TTL).contains(&ttl),
         "{ttl}"
     );
     assert_eq!(
@@ -215,7 +262,10 @@ async fn a_completion_after_the_lease_was_lost_writes_nothing() {
     server.command(&["HSET", &format!("rq:job:{}", ids[0]), "status", "queued"]);
     let late = completion(&jobs[0], Ending::Finished { return_value: None });
     assert_eq!(
-        redis.complete(&worker, &[], &[late], true).await.unwrap(),
+        redis
+            .complete(&worker, &call(), &[], &[late], None)
+            .await
+            .unwrap(),
         vec![false]
     );
     assert_eq!(status(&server, &ids[0]).as_deref(), Some("queued"));
@@ -427,12 +477,15 @@ async fn retries_are_scheduled_or_requeued() {
         delay: Duration::ZERO,
         retries_left: 0,
     };
+    let epoch = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let before = epoch(SystemTime::now());
     redis
         .complete(
             &worker,
+            &call(),
             &[],
             &[completion(&jobs[0], later), completion(&jobs[1], now)],
-            true,
+            None,
         )
         .await
         .unwrap();
@@ -442,13 +495,11 @@ async fn retries_are_scheduled_or_requeued() {
         .text()
         .and_then(|t| t.parse::<f64>().ok())
         .unwrap() as i64;
-    let epoch = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let after = epoch(SystemTime::now());
+    // 30 s after the call was made, whenever that was between `before` and `after`.
     assert!(
-        (epoch + 28..=epoch + 31).contains(&score),
-        "{score} vs {epoch}"
+        (before + 30..=after + 31).contains(&score),
+        "{score} vs {before}..{after}"
     );
     assert_eq!(
         server
@@ -492,12 +543,13 @@ async fn dependents_are_queued_when_their_parent_finishes() {
     redis
         .complete(
             &worker,
+            &call(),
             &[],
             &[completion(
                 &jobs[0],
                 Ending::Finished { return_value: None },
             )],
-            true,
+            None,
         )
         .await
         .unwrap();
@@ -532,7 +584,7 @@ async fn suspension_stops_claims() {
     redis.suspend().await.unwrap();
     assert!(matches!(
         redis
-            .claim(&worker, 1, 1, Duration::from_secs(60))
+            .claim(&worker, &ClaimCall::new(), 1, 1, Duration::from_secs(60))
             .await
             .unwrap(),
         Claim::Suspended
@@ -540,7 +592,7 @@ async fn suspension_stops_claims() {
     redis.resume().await.unwrap();
     assert!(matches!(
         redis
-            .claim(&worker, 1, 1, Duration::from_secs(60))
+            .claim(&worker, &ClaimCall::new(), 1, 1, Duration::from_secs(60))
             .await
             .unwrap(),
         Claim::Jobs(_)
@@ -556,11 +608,17 @@ async fn waiting_claims_a_job_as_soon_as_it_arrives() {
         let worker = worker.clone();
         tokio::spawn(async move {
             redis
-                .wait_and_claim(&worker, Duration::from_secs(60), Duration::from_secs(5))
+                .wait_and_claim(
+                    &worker,
+                    &ClaimCall::new(),
+                    Duration::from_secs(60),
+                    Duration::from_secs(5),
+                )
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Enqueue once the wait blocks in Redis, so the job arrives during it.
+    blocked_clients(&server, 1, "the wait to block").await;
     let id = redis
         .enqueue(&[NewJob::new("default", noop())], None)
         .await
@@ -619,7 +677,10 @@ async fn batches_count_their_ended_jobs() {
         })
         .collect();
     done.sort_by_key(|c| c.id.clone());
-    redis.complete(&worker, &[], &done, true).await.unwrap();
+    redis
+        .complete(&worker, &call(), &[], &done, None)
+        .await
+        .unwrap();
     assert_eq!(
         server
             .command(&["HGET", &format!("capq:batch:{}", batch.id), "finished"])

@@ -29,7 +29,10 @@ async fn fail_all(
             c
         })
         .collect();
-    let recorded = redis.complete(worker, &[], &done, true).await.unwrap();
+    let recorded = redis
+        .complete(worker, &super::call(), &[], &done, None)
+        .await
+        .unwrap();
     assert!(recorded.iter().all(|&r| r), "{recorded:?}");
 }
 

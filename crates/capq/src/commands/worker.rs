@@ -1,5 +1,6 @@
 //! `capq worker`: run jobs from Redis until stopped (or, with `--burst`, until the queues are
-//! empty). The first SIGINT or SIGTERM stops it gracefully; a second one exits at once.
+//! empty). The first SIGINT or SIGTERM stops it gracefully; a second one exits at once. A
+//! worker started while Redis cannot be reached waits for it (a burst run fails instead).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use capmetrics::Catalog;
 use capq_core::broker::UpkeepPolicy;
 use capq_core::env::TaskEnv;
 use capq_core::job::Defaults;
+use capq_core::monitor::Monitor;
 use capq_core::task::Registry;
 use capq_core::worker::{self, WorkerConfig};
 use capq_storage::{OutputAllowList, Storage};
@@ -59,18 +61,13 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
     let name = args.name.unwrap_or_else(default_name);
     let runtime = runtime()?;
     let result = runtime.block_on(async move {
-        let redis = connect(&args.redis.url).await?;
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(watch_signals(stop));
         let storage = Storage::from_env()
             .context("configuring storage")?
             .with_allowed_outputs(allowed.clone());
         let source = capq_storage::data_source(&data, &storage, tokio::runtime::Handle::current())
             .map_err(|e| UserError(format!("--data: {e}")))?;
-        let env = Arc::new(TaskEnv {
-            data: Catalog::new(source),
-            storage,
-            runtime: tokio::runtime::Handle::current(),
-            jobs: Some(Arc::new(redis.clone())),
-        });
         let config = WorkerConfig {
             burst: args.burst,
             concurrency,
@@ -85,6 +82,8 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
             upkeep_every: Duration::from_secs(args.upkeep_every.max(1)),
             ..WorkerConfig::new(name.clone(), queues.clone())
         };
+        // The probes answer from the start: alive while the worker waits for Redis, ready
+        // once Redis answers.
         if let Some(bind) = &args.metrics_bind {
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
@@ -92,12 +91,29 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
             let every = config.lease / 3;
             tokio::spawn(crate::health::serve(listener, Arc::clone(&config.monitor), name.clone(), every));
         }
-        let (stop, stopped) = watch::channel(false);
-        tokio::spawn(watch_signals(stop));
         eprintln!(
             "capq worker {name}: queues {}, data {data}, outputs under {allowed}, {concurrency} at a time",
             queues.join(",")
         );
+        // A burst run is a one-off command: an unreachable Redis is an error. A long-running
+        // worker (a pod started before Redis, or during an outage) waits for it instead.
+        let redis = if args.burst {
+            connect(&args.redis.url).await?
+        } else {
+            match connect_waiting(&args.redis.url, &config.monitor, stopped.clone()).await? {
+                Some(redis) => redis,
+                None => {
+                    eprintln!("capq worker {name}: stopped before Redis answered");
+                    return Ok(exit::SUCCESS);
+                }
+            }
+        };
+        let env = Arc::new(TaskEnv {
+            data: Catalog::new(source),
+            storage,
+            runtime: tokio::runtime::Handle::current(),
+            jobs: Some(Arc::new(redis.clone())),
+        });
         let stats = worker::run(
             Arc::new(redis),
             Arc::new(registry),
@@ -116,6 +132,39 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
     // thread; do not wait for it.
     runtime.shutdown_timeout(Duration::from_secs(1));
     result
+}
+
+/// Connects to Redis, waiting while it cannot be reached (connection refused or timed out,
+/// Redis loading its data): says what it waits for, keeps the liveness probe answering (the
+/// readiness probe says not ready), and tries again with a backoff from 200 ms doubling up to
+/// 5 s. An error retrying cannot fix (a wrong password, a bad URL) ends the worker. `None` if
+/// the worker was told to stop first.
+async fn connect_waiting(
+    url: &str,
+    monitor: &Monitor,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<Option<capq_redis::Redis>> {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match capq_redis::Redis::connect(url).await {
+            Ok(redis) => return Ok(Some(redis)),
+            Err(e) if e.is_transient() => {
+                monitor.beat(false);
+                tracing::warn!(error = %e, retry_in = ?delay, "waiting for Redis at {}", capq_redis::redact(url));
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    _ = stop.wait_for(|stop| *stop) => return Ok(None),
+                }
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!(
+                    "cannot connect to Redis at {}",
+                    capq_redis::redact(url)
+                )));
+            }
+        }
+    }
 }
 
 /// `host.pid.xxxx`: unique among live workers without coordination.

@@ -15,7 +15,7 @@ fn python_and_capq_workers_share_a_queue() {
     let redis = RedisServer::start();
     let modules = tempfile::tempdir().unwrap();
     write_python_modules(modules.path());
-    // 300 jobs: short sleeps (so the Python worker has time to join), no-ops and failures.
+    // 300 jobs: short sleeps, no-ops and failures.
     let enqueue = format!(
         "{}import capq\nids = {{'ok': [], 'fail': []}}\nfor i in range(300):\n    if i % 10 == 3:\n        ids['fail'].append(q.enqueue(capq.fail, f'boom {{i}}').id)\n    elif i % 2:\n        ids['ok'].append(q.enqueue(capq.sleep, 0.02).id)\n    else:\n        ids['ok'].append(q.enqueue(capq.noop).id)\nprint(json.dumps(ids))\n",
         python_prelude(&redis, modules.path()),
@@ -26,6 +26,10 @@ fn python_and_capq_workers_share_a_queue() {
         .args([
             "worker",
             "--burst",
+            // It takes at most a third of the jobs, so capq gets the rest however slowly it
+            // starts on a loaded machine.
+            "--max-jobs",
+            "100",
             "--url",
             &redis.url(),
             "--name",
@@ -42,7 +46,7 @@ fn python_and_capq_workers_share_a_queue() {
     // Let the Python worker get going before capq joins, so both take jobs.
     eventually(
         "the Python worker to take a job",
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         || {
             redis
                 .command(&["HGET", "rq:worker:python-worker", "successful_job_count"])
@@ -56,30 +60,45 @@ fn python_and_capq_workers_share_a_queue() {
         None,
         &["--burst", "--name", "capq-worker", "--concurrency", "2"],
     );
-    assert!(
-        capq.wait(Duration::from_secs(120)).success(),
-        "{}",
-        capq.log()
-    );
+    // Each record is read as soon as its worker exits: a dead worker's record lives a minute.
+    // A count of 0 is written as a missing field; a missing record is a failure, named.
+    let count = |key: &str, field: &str| {
+        let exists = redis.command(&["EXISTS", key]).int();
+        assert_eq!(
+            exists,
+            Some(1),
+            "{key} is gone (TTL {:?}, workers {:?})",
+            redis.command(&["TTL", key]).int(),
+            redis.command(&["SMEMBERS", "rq:workers"]).strings()
+        );
+        redis.command(&["HGET", key, field]).int().unwrap_or(0)
+    };
     let python = python_worker.wait_with_output().unwrap();
     assert!(
         python.status.success(),
         "{}",
         String::from_utf8_lossy(&python.stderr)
     );
-
-    let count = |key: &str, field: &str| redis.command(&["HGET", key, field]).int().unwrap_or(0);
-    let (capq_ok, capq_failed) = (
-        count("rq:worker:capq-worker", "successful_job_count"),
-        count("rq:worker:capq-worker", "failed_job_count"),
-    );
     let (py_ok, py_failed) = (
         count("rq:worker:python-worker", "successful_job_count"),
         count("rq:worker:python-worker", "failed_job_count"),
     );
     assert!(
+        capq.wait(Duration::from_secs(120)).success(),
+        "{}",
+        capq.log()
+    );
+    let (capq_ok, capq_failed) = (
+        count("rq:worker:capq-worker", "successful_job_count"),
+        count("rq:worker:capq-worker", "failed_job_count"),
+    );
+    assert!(
         capq_ok + capq_failed > 0 && py_ok + py_failed > 0,
         "both workers took jobs: capq {capq_ok}+{capq_failed}, python {py_ok}+{py_failed}"
+    );
+    assert!(
+        py_ok + py_failed <= 100,
+        "--max-jobs 100: {py_ok}+{py_failed}"
     );
     assert_eq!(capq_ok + py_ok, 270, "every successful job counted once");
     assert_eq!(capq_failed + py_failed, 30, "every failure counted once");

@@ -56,6 +56,14 @@ impl Process {
             .status();
     }
 
+    /// Sends SIGTERM and checks that the process exits with 0 (within 30 s), showing its log
+    /// if not.
+    pub fn stop_ok(&mut self) {
+        self.terminate();
+        let status = self.wait(Duration::from_secs(30));
+        assert!(status.success(), "{status}:\n{}", self.log());
+    }
+
     /// What the process wrote to stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()

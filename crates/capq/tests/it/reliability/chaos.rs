@@ -88,7 +88,7 @@ fn random_kills_and_a_redis_restart_lose_nothing() {
     }
     eventually(
         "the finished registry to settle",
-        Duration::from_secs(10),
+        Duration::from_secs(60),
         || finished(&redis) == jobs,
     );
 

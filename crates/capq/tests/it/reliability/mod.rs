@@ -1,14 +1,20 @@
 //! No job lost or stuck: workers killed with SIGKILL, timeouts, retries and scheduling,
-//! graceful shutdown, Redis restarts, stop requests, and a chaos run mixing them.
+//! graceful shutdown, Redis restarts and stalls, S3 outages, stop requests, commits against
+//! timeouts, queue order, the worker's recorded state, and a chaos run mixing them.
 
 mod chaos;
+mod commit;
 mod memory;
+mod ordering;
 mod redis_restart;
+mod redis_stall;
 mod retries;
+pub mod s3_outage;
 mod shutdown;
 mod sigkill;
 mod stop;
 mod timeout;
+mod worker_state;
 
 use capq_test_support::RedisServer;
 

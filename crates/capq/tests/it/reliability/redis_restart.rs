@@ -45,7 +45,7 @@ fn workers_survive_a_redis_restart_and_no_job_is_lost() {
             ],
         ),
     ];
-    eventually("some jobs to finish", Duration::from_secs(30), || {
+    eventually("some jobs to finish", Duration::from_secs(60), || {
         redis
             .command(&["ZCARD", "rq:finished:default"])
             .int()
@@ -74,7 +74,7 @@ fn workers_survive_a_redis_restart_and_no_job_is_lost() {
     }
     // Both are still registered and working after the restart.
     let more = enqueue_python(&redis, "default", "[('capq.noop', ())]", 20);
-    eventually("jobs after the restart", Duration::from_secs(30), || {
+    eventually("jobs after the restart", Duration::from_secs(60), || {
         statuses(&redis, &more) == vec![("finished".to_owned(), 20)]
     });
     let registered = redis.command(&["SMEMBERS", "rq:workers"]).strings();

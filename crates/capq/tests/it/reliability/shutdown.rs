@@ -19,12 +19,11 @@ fn sigterm_during_a_job_lets_it_finish() {
     let redis = RedisServer::start();
     let ids = enqueue_python(&redis, "default", "[('capq.sleep', (3,))]", 2);
     let mut worker = spawn_worker(&redis, None, &["--concurrency", "1", "--name", "graceful"]);
-    eventually("the first job to start", Duration::from_secs(10), || {
+    eventually("the first job to start", Duration::from_secs(60), || {
         status(&redis, &ids[0]).as_deref() == Some("started")
     });
-    std::thread::sleep(Duration::from_millis(500));
     worker.terminate();
-    let status_code = worker.wait(Duration::from_secs(20));
+    let status_code = worker.wait(Duration::from_secs(30));
     assert!(status_code.success(), "{}", worker.log());
     assert_eq!(
         status(&redis, &ids[0]).as_deref(),
@@ -60,18 +59,19 @@ fn sigterm_during_a_job_lets_it_finish() {
 #[test]
 fn sigterm_past_the_grace_period_hands_the_job_back() {
     let redis = RedisServer::start();
-    let ids = enqueue_python(&redis, "default", "[('capq.sleep', (3,))]", 1);
+    // 12 s of work against a 1 s grace period: handed back however slowly the signal arrives.
+    let ids = enqueue_python(&redis, "default", "[('capq.sleep', (12,))]", 1);
     let mut worker = spawn_worker(
         &redis,
         None,
         &["--concurrency", "1", "--grace", "1", "--name", "impatient"],
     );
-    eventually("the job to start", Duration::from_secs(10), || {
+    eventually("the job to start", Duration::from_secs(60), || {
         status(&redis, &ids[0]).as_deref() == Some("started")
     });
     worker.terminate();
     assert!(
-        worker.wait(Duration::from_secs(10)).success(),
+        worker.wait(Duration::from_secs(30)).success(),
         "{}",
         worker.log()
     );
@@ -90,7 +90,7 @@ fn sigterm_past_the_grace_period_hands_the_job_back() {
     // Another worker finishes it.
     let mut next = spawn_worker(&redis, None, &["--burst"]);
     assert!(
-        next.wait(Duration::from_secs(20)).success(),
+        next.wait(Duration::from_secs(120)).success(),
         "{}",
         next.log()
     );
@@ -106,13 +106,18 @@ fn a_second_signal_exits_at_once_and_the_lease_recovers_the_job() {
         None,
         &["--concurrency", "1", "--lease", "3", "--name", "hasty"],
     );
-    eventually("the job to start", Duration::from_secs(10), || {
+    eventually("the job to start", Duration::from_secs(60), || {
         status(&redis, &ids[0]).as_deref() == Some("started")
     });
     worker.terminate();
-    std::thread::sleep(Duration::from_millis(300));
+    // The second signal only counts once the first was taken (two at once are one).
+    eventually(
+        "the first signal to be taken",
+        Duration::from_secs(60),
+        || worker.log().contains("stopping: finishing running jobs"),
+    );
     worker.terminate();
-    let code = worker.wait(Duration::from_secs(5));
+    let code = worker.wait(Duration::from_secs(30));
     assert!(
         !code.success(),
         "the second signal exits without the grace period"
@@ -134,7 +139,7 @@ fn a_second_signal_exits_at_once_and_the_lease_recovers_the_job() {
     );
     eventually(
         "the job to be recovered and run again",
-        Duration::from_secs(15),
+        Duration::from_secs(60),
         || {
             redis
                 .command(&["HGET", &format!("rq:job:{}", ids[0]), "worker_name"])
@@ -152,7 +157,7 @@ fn a_second_signal_exits_at_once_and_the_lease_recovers_the_job() {
     assert_eq!(status(&redis, &ids[0]).as_deref(), Some("started"));
     rescuer.terminate();
     assert!(
-        rescuer.wait(Duration::from_secs(10)).success(),
+        rescuer.wait(Duration::from_secs(30)).success(),
         "{}",
         rescuer.log()
     );

@@ -37,23 +37,27 @@ fn killed_workers_lose_no_jobs() {
             ],
         )
     };
-    let mut workers = vec![worker("w1"), worker("w2"), worker("w3")];
+    // The victim works alone while it is killed, so the queues cannot run dry before the last
+    // kill however slowly workers start; the other two join afterwards.
     let mut victim = "w1".to_owned();
+    let mut workers = vec![worker(&victim)];
     for round in 0..3 {
-        eventually("the victim to be busy", Duration::from_secs(30), || {
+        // Busy means running a job (a worker with nothing running reads idle): kill it then.
+        eventually("the victim to be busy", Duration::from_secs(120), || {
             redis
                 .command(&["HGET", &format!("rq:worker:{victim}"), "state"])
                 .text()
                 .as_deref()
                 == Some("busy")
         });
-        std::thread::sleep(Duration::from_millis(300));
         let killed = &mut workers[0];
         let _ = killed.child.kill();
         let _ = killed.child.wait();
         victim = format!("w1-{round}");
         workers[0] = worker(&victim);
     }
+    workers.push(worker("w2"));
+    workers.push(worker("w3"));
     eventually("all 300 jobs to finish", Duration::from_secs(120), || {
         redis
             .command(&["ZCARD", "rq:finished:high"])
