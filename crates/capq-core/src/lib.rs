@@ -7,12 +7,18 @@ pub mod broker;
 pub mod env;
 /// A claimed job and its policies (timeout, retries, TTLs).
 pub mod job;
+/// Where outputs, versions and run records live in an output folder.
+pub mod layout;
 /// Running many days on this machine's threads, with no servers.
 pub mod local;
 /// A worker's vital signs for its health and metrics endpoints.
 pub mod monitor;
 /// A job's `data`: the call to make, decoded safely from pickle or JSON.
 pub mod payload;
+/// The one day pipeline: process a day, store its output and partial.
+pub mod pipeline;
+/// Runs as records: manifests, day records, and what is up to date.
+pub mod runs;
 /// Aggregating processed days held in storage, and storing the aggregate folder.
 pub mod stored_aggregate;
 /// The task registry and argument binding.
@@ -25,3 +31,4 @@ pub mod time;
 pub mod worker;
 
 pub use local::{DayReport, LocalRun, Outcome as DayOutcome, RunReport};
+pub use pipeline::{DayError, Pipeline, Target};

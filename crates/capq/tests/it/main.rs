@@ -9,6 +9,7 @@ mod dashboard;
 mod deploy;
 mod diff;
 mod fuzz_regressions;
+mod incremental;
 mod messages;
 mod partition;
 mod process;

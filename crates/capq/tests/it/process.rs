@@ -56,7 +56,26 @@ fn the_fixture_day_matches_the_old_output() {
     );
     let expected = fs::read(testdata().join("fixture/expected/2016-11-25.csv")).unwrap();
     assert_eq!(compare(&expected, &fs::read(&out).unwrap()), Ok(21));
-    assert_eq!(files_in(out_dir.path()), ["2016-11-25_processed.csv"]);
+    // The day's aggregate partial beside it, describing exactly that file.
+    assert_eq!(
+        files_in(out_dir.path()),
+        ["2016-11-25_processed.csv", "2016-11-25_processed.partial"]
+    );
+    let csv = fs::read(&out).unwrap();
+    let partial = capq_aggregate::DayPartial::decode(
+        "partial",
+        &fs::read(out_dir.path().join("2016-11-25_processed.partial")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        partial,
+        capq_aggregate::DayPartial::from_csv(
+            "2016-11-25".parse().unwrap(),
+            "2016-11-25_processed.csv",
+            &csv
+        )
+        .unwrap()
+    );
 }
 
 #[test]
