@@ -40,7 +40,7 @@ pub use records::{Run, load_run, resolve};
 /// What can go wrong with run records.
 #[derive(Debug, thiserror::Error)]
 pub enum RunsError {
-    #[error("{0}")]
+    #[error(transparent)]
     Storage(#[from] StorageError),
     #[error("{location}: {detail}")]
     Malformed { location: String, detail: String },

@@ -341,3 +341,196 @@ pub async fn latest_records(
     }
     Ok(found)
 }
+
+/// Where the output a record describes is now: its kept version, or the user-facing file
+/// while that still holds the recorded bytes (checked by stamp, else by reading it). `None`
+/// when the record has no output or its bytes are gone (removed, or the file was edited).
+pub async fn output_location(
+    storage: &Storage,
+    folder: &OutputFolder,
+    record: &DayRecord,
+) -> Result<Option<capq_storage::Location>, RunsError> {
+    let (Some(output), Some(hash)) = (&record.output, record.output_hash()) else {
+        return Ok(None);
+    };
+    let version = folder.resolve(&output.version);
+    if storage.stat(&version).await?.is_some() {
+        return Ok(Some(version));
+    }
+    let user = folder.output(record.day);
+    let Some(now) = storage.stat(&user).await? else {
+        return Ok(None);
+    };
+    if output.stamp.as_deref() == Some(now.stamp.as_str()) {
+        return Ok(Some(user));
+    }
+    if now.size != output.size {
+        return Ok(None);
+    }
+    Ok(storage
+        .get(&user)
+        .await?
+        .filter(|bytes| xxhash_rust::xxh64::xxh64(bytes, 0) == hash)
+        .map(|_| user))
+}
+
+#[cfg(test)]
+mod tests {
+    use capq_storage::Location;
+
+    use super::*;
+    use crate::runs::manifest::{FORMAT, OutputRecord, ParamsRecord, VERSION};
+
+    fn manifest(id: &str, started: &str, kind: RunKind, days: Vec<DayRecord>) -> RunManifest {
+        RunManifest {
+            format: FORMAT.to_owned(),
+            version: VERSION,
+            id: id.to_owned(),
+            kind,
+            started: started.to_owned(),
+            finished: None,
+            capq_version: "0".to_owned(),
+            processor: "p".to_owned(),
+            aggregate_code: "a".to_owned(),
+            params: ParamsRecord::of(&capmetrics::Params::DEFAULT),
+            data: None,
+            output: "out".to_owned(),
+            days_spec: None,
+            batch: None,
+            days,
+            aggregate: None,
+        }
+    }
+
+    fn ok(day: Date, bytes: &[u8], run: &str) -> DayRecord {
+        let hash = xxhash_rust::xxh64::xxh64(bytes, 0);
+        let mut record = DayRecord::bare(day, DayStatus::Ok);
+        record.made_by = Some(run.to_owned());
+        record.output = Some(OutputRecord {
+            name: crate::layout::output_name(day),
+            hash: crate::layout::hash_hex(hash),
+            size: bytes.len() as u64,
+            version: OutputFolder::version_name(day, hash),
+            partial: None,
+            stamp: None,
+        });
+        record
+    }
+
+    #[tokio::test]
+    async fn runs_list_in_time_order_resolve_by_name_and_find_their_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = OutputFolder::new(Location::Path(dir.path().to_path_buf()));
+        let storage = Storage::from_env_vars(Vec::<(String, String)>::new()).unwrap();
+        let day: Date = "2016-11-24".parse().unwrap();
+        // Two runs in the same second: their start times order them.
+        let first = manifest(
+            "run-100-aaaa",
+            "2026-01-01T00:00:00.100Z",
+            RunKind::Run,
+            vec![ok(day, b"one", "run-100-aaaa")],
+        );
+        let second = manifest(
+            "run-100-0000",
+            "2026-01-01T00:00:00.900Z",
+            RunKind::Run,
+            vec![ok(day, b"two", "run-100-0000")],
+        );
+        let mut batch = manifest(
+            "capq-200-beef",
+            "2026-01-01T00:03:20.000Z",
+            RunKind::Batch,
+            vec![DayRecord::bare(day, DayStatus::Planned)],
+        );
+        batch.days[0].reason = Some(crate::runs::Reason::InputChanged);
+        for m in [&first, &second, &batch] {
+            write_manifest(&storage, &folder, m).await.unwrap();
+        }
+        // Not yet run: the batch's day is planned, and the latest record is the second run's.
+        let latest = latest_records(&storage, &folder, &[day]).await.unwrap();
+        assert_eq!(latest[&day].0, "run-100-0000");
+        // A worker records the day; readers combine it with the plan (keeping the reason).
+        write_day_record(
+            &storage,
+            &folder,
+            "capq-200-beef",
+            &ok(day, b"three", "capq-200-beef"),
+        )
+        .await
+        .unwrap();
+        let runs = list_runs(&storage, &folder).await.unwrap();
+        let ids: Vec<&str> = runs.iter().map(Run::id).collect();
+        assert_eq!(ids, ["run-100-aaaa", "run-100-0000", "capq-200-beef"]);
+        assert_eq!(runs[2].counts().ok, 1);
+        assert_eq!(
+            runs[2].days()[0].reason,
+            Some(crate::runs::Reason::InputChanged)
+        );
+        let where_ = dir.path().display().to_string();
+        assert_eq!(
+            resolve(&runs, "latest", &where_).unwrap().id(),
+            "capq-200-beef"
+        );
+        assert_eq!(
+            resolve(&runs, "latest~2", &where_).unwrap().id(),
+            "run-100-aaaa"
+        );
+        assert_eq!(
+            resolve(&runs, "run-100-0000", &where_).unwrap().id(),
+            "run-100-0000"
+        );
+        for bad in ["latest~3", "latest~x", "nope"] {
+            let error = resolve(&runs, bad, &where_).unwrap_err();
+            assert!(error.is_input_error());
+            assert!(error.to_string().contains("capq-200-beef"), "{error}");
+        }
+        assert!(matches!(
+            resolve(&[], "latest", &where_),
+            Err(RunsError::NoRuns { .. })
+        ));
+        let latest = latest_records(&storage, &folder, &[day]).await.unwrap();
+        assert_eq!(latest[&day].0, "capq-200-beef");
+
+        // Outputs: the user-facing file while it holds the bytes, the kept version after.
+        let record = runs[1].day(day).unwrap();
+        assert_eq!(
+            output_location(&storage, &folder, record).await.unwrap(),
+            None
+        );
+        std::fs::write(dir.path().join("2016-11-24_processed.csv"), b"two").unwrap();
+        assert_eq!(
+            output_location(&storage, &folder, record).await.unwrap(),
+            Some(folder.output(day))
+        );
+        std::fs::write(dir.path().join("2016-11-24_processed.csv"), b"owt").unwrap();
+        assert_eq!(
+            output_location(&storage, &folder, record).await.unwrap(),
+            None
+        );
+        let version = dir
+            .path()
+            .join(record.output.as_ref().unwrap().version.clone());
+        std::fs::create_dir_all(version.parent().unwrap()).unwrap();
+        std::fs::write(&version, b"two").unwrap();
+        assert_eq!(
+            output_location(&storage, &folder, record).await.unwrap(),
+            Some(Location::Path(version))
+        );
+
+        // A damaged manifest is skipped with a warning; a newer format is refused clearly.
+        std::fs::create_dir_all(dir.path().join(".capq/runs/run-300-dead")).unwrap();
+        std::fs::write(
+            dir.path().join(".capq/runs/run-300-dead/run.json"),
+            b"{\"format\": \"capq-run\", \"version\": 9}",
+        )
+        .unwrap();
+        assert_eq!(list_runs(&storage, &folder).await.unwrap().len(), 3);
+        let error = load_run(&storage, &folder, "run-300-dead")
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("newer than this capq reads"),
+            "{error}"
+        );
+    }
+}

@@ -165,7 +165,14 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
     // The manifest first: a worker's day record never lands in a batch nobody recorded.
     runtime
         .block_on(runs::records::write_manifest(&storage, &folder, &manifest))
-        .with_context(|| format!("recording batch {} in {}", batch.id, folder.root()))?;
+        .with_context(|| {
+            format!(
+                "recording batch {} in {} (the enqueue writes the batch's manifest there, so \
+                 it needs write access to the output, with the AWS_* settings the workers use)",
+                batch.id,
+                folder.root()
+            )
+        })?;
 
     let new_jobs: Vec<NewJob> = jobs.iter().map(|(_, job)| job.clone()).collect();
     let enqueued = runtime.block_on(async {
