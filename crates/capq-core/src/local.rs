@@ -160,6 +160,7 @@ impl RunReport {
             mut parts,
             mut unmerged,
         } = self.pending.take()?;
+        let clock = Instant::now();
         let waiting: Vec<&DayReport> = self
             .days
             .iter()
@@ -195,6 +196,11 @@ impl RunReport {
             parts.push(part);
             unmerged.extend(failed);
         }
+        tracing::debug!(
+            days = waiting.len(),
+            seconds = clock.elapsed().as_secs_f64(),
+            "stored partials merged"
+        );
         let mut all = Aggregator::new(window);
         for part in parts {
             if let Err(e) = all.absorb(part) {
@@ -214,7 +220,12 @@ impl RunReport {
         lists.missing.dedup();
         lists.failed.sort();
         lists.failed.dedup();
+        tracing::debug!(
+            seconds = clock.elapsed().as_secs_f64(),
+            "aggregators combined"
+        );
         let aggregate = all.finish(&lists);
+        tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "tables written");
         let html = report::render(
             &aggregate.files,
             &ReportOptions {
@@ -223,6 +234,7 @@ impl RunReport {
                 days_expected: None,
             },
         );
+        tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "report drawn");
         Some(Ok(FinishedAggregate {
             aggregate,
             report_html: html,

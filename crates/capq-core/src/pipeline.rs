@@ -454,29 +454,41 @@ impl RowSink for PartialRows {
 mod tests {
     use super::*;
 
-    fn sample_catalog() -> DataCatalog {
-        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
-        Catalog::new(HashingSource::local(capmetrics::LocalDir::new(root)))
+    /// A pipeline over the bundled sample, with local storage.
+    struct Fixture {
+        catalog: DataCatalog,
+        storage: Storage,
+        runtime: tokio::runtime::Runtime,
     }
 
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap()
+    impl Fixture {
+        fn new() -> Fixture {
+            let root =
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+            Fixture {
+                catalog: Catalog::new(HashingSource::local(capmetrics::LocalDir::new(root))),
+                storage: Storage::from_env_vars(Vec::<(String, String)>::new()).unwrap(),
+                runtime: tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .unwrap(),
+            }
+        }
+
+        fn pipeline(&self) -> Pipeline<'_> {
+            Pipeline {
+                catalog: &self.catalog,
+                storage: &self.storage,
+                runtime: self.runtime.handle(),
+            }
+        }
     }
 
     #[test]
     fn the_partial_from_rows_is_the_partial_from_the_csv() {
-        let catalog = sample_catalog();
-        let storage = Storage::from_env_vars(Vec::<(String, String)>::new()).unwrap();
-        let runtime = runtime();
-        let pipeline = Pipeline {
-            catalog: &catalog,
-            storage: &storage,
-            runtime: runtime.handle(),
-        };
+        let fixture = Fixture::new();
+        let pipeline = fixture.pipeline();
         for day in ["2016-11-24", "2016-11-25", "2016-11-26", "2016-11-27"] {
             let day: Date = day.parse().unwrap();
             let processed = pipeline
@@ -496,14 +508,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_day_and_say_what_to_do() {
-        let catalog = sample_catalog();
-        let storage = Storage::from_env_vars(Vec::<(String, String)>::new()).unwrap();
-        let runtime = runtime();
-        let pipeline = Pipeline {
-            catalog: &catalog,
-            storage: &storage,
-            runtime: runtime.handle(),
-        };
+        let fixture = Fixture::new();
+        let pipeline = fixture.pipeline();
         let day: Date = "2016-11-28".parse().unwrap();
         let error = pipeline
             .process(day, &Params::DEFAULT, Cancel::NEVER)
@@ -550,14 +556,8 @@ mod tests {
 
     #[test]
     fn a_folder_keeps_every_version_and_shows_the_newest() {
-        let catalog = sample_catalog();
-        let storage = Storage::from_env_vars(Vec::<(String, String)>::new()).unwrap();
-        let runtime = runtime();
-        let pipeline = Pipeline {
-            catalog: &catalog,
-            storage: &storage,
-            runtime: runtime.handle(),
-        };
+        let fixture = Fixture::new();
+        let pipeline = fixture.pipeline();
         let dir = tempfile::tempdir().unwrap();
         let folder = OutputFolder::new(Location::Path(dir.path().to_path_buf()));
         let day: Date = "2016-11-24".parse().unwrap();

@@ -199,13 +199,7 @@ impl S3 {
         bucket: &str,
         key: &str,
     ) -> Result<Vec<Entry>, StorageError> {
-        let prefix = object_path(bucket, key, "list", true)?;
-        let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
-        let client = self.client(bucket)?;
-        let listing = match client.list_with_delimiter(prefix.as_ref()).await {
-            Ok(listing) => listing,
-            Err(error) => return Err(translate(&error, "list", bucket, key)),
-        };
+        let listing = self.listing(bucket, key).await?;
         let mut entries: Vec<Entry> = listing
             .objects
             .iter()
@@ -256,13 +250,7 @@ impl S3 {
         bucket: &str,
         key: &str,
     ) -> Result<(Vec<(String, Stat)>, Vec<String>), StorageError> {
-        let prefix = object_path(bucket, key, "list", true)?;
-        let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
-        let client = self.client(bucket)?;
-        let listing = match client.list_with_delimiter(prefix.as_ref()).await {
-            Ok(listing) => listing,
-            Err(error) => return Err(translate(&error, "list", bucket, key)),
-        };
+        let listing = self.listing(bucket, key).await?;
         let mut files: Vec<(String, Stat)> = listing
             .objects
             .iter()
@@ -281,6 +269,21 @@ impl S3 {
         folders.sort();
         folders.dedup();
         Ok((files, folders))
+    }
+
+    /// One listing of the objects and common prefixes directly under `key`.
+    async fn listing(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<object_store::ListResult, StorageError> {
+        let prefix = object_path(bucket, key, "list", true)?;
+        let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
+        let client = self.client(bucket)?;
+        client
+            .list_with_delimiter(prefix.as_ref())
+            .await
+            .map_err(|error| translate(&error, "list", bucket, key))
     }
 
     /// A server-side copy within one bucket (no bytes pass through this process).

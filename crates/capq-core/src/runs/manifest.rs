@@ -378,18 +378,12 @@ pub struct RunManifest {
 impl RunManifest {
     /// Parses a manifest, refusing other formats and newer versions.
     pub fn parse(location: &str, bytes: &[u8]) -> Result<RunManifest, RunsError> {
-        check_format(location, bytes)?;
-        serde_json::from_slice(bytes).map_err(|e| RunsError::Malformed {
-            location: location.to_owned(),
-            detail: e.to_string(),
-        })
+        parse_record(location, bytes)
     }
 
     /// The manifest as stored: pretty JSON with a final newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
-        bytes.push(b'\n');
-        bytes
+        stored_json(self)
     }
 }
 
@@ -405,18 +399,33 @@ impl DayRecordFile {
 
     /// Parses a day record, refusing other formats and newer versions.
     pub fn parse(location: &str, bytes: &[u8]) -> Result<DayRecordFile, RunsError> {
-        check_format(location, bytes)?;
-        serde_json::from_slice(bytes).map_err(|e| RunsError::Malformed {
-            location: location.to_owned(),
-            detail: e.to_string(),
-        })
+        parse_record(location, bytes)
     }
 
+    /// The record as stored: pretty JSON with a final newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
-        bytes.push(b'\n');
-        bytes
+        stored_json(self)
     }
+}
+
+/// Pretty JSON with a final newline: how records are stored.
+fn stored_json(value: &impl Serialize) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// A stored record of this format, checked for its format and version first.
+fn parse_record<T: serde::de::DeserializeOwned>(
+    location: &str,
+    bytes: &[u8],
+) -> Result<T, RunsError> {
+    let malformed = |e: serde_json::Error| RunsError::Malformed {
+        location: location.to_owned(),
+        detail: e.to_string(),
+    };
+    check_format(location, bytes)?;
+    serde_json::from_slice(bytes).map_err(malformed)
 }
 
 /// Checks `format` and `version` before the rest is read, so an unknown file says what it is.

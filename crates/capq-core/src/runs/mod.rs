@@ -26,7 +26,7 @@ use crate::pipeline::{DayError, Processed, Stored};
 use manifest::{InputsRecord, OutputRecord};
 
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use capmetrics::Date;
 use capq_storage::StorageError;
@@ -172,21 +172,13 @@ pub fn id_seconds(id: &str) -> Option<u64> {
 
 /// A time as manifests write it: RFC 3339 in UTC with milliseconds.
 pub fn timestamp(t: SystemTime) -> String {
-    let since = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let secs = since.as_secs();
-    let date = Date::from_day_number((secs / 86_400) as i32);
-    let of_day = secs % 86_400;
-    format!(
-        "{date}T{:02}:{:02}:{:02}.{:03}Z",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60,
-        since.subsec_millis()
-    )
+    crate::time::utc_timestamp(t, 3)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

@@ -252,15 +252,8 @@ fn process_to(ctx: &TaskContext, request: &Request<'_>) -> Outcome {
         Err(e) => return failure(ctx, request, &target, date, e, started),
     };
     if let (Some(run), Target::Folder { folder, .. }) = (request.run, &target) {
-        let mut record = runs::processed_record(&processed, &stored, None, run, started.elapsed());
-        record.job = Some(ctx.job_id.clone());
-        let written = ctx.env.runtime.block_on(runs::records::write_day_record(
-            &ctx.env.storage,
-            folder,
-            run,
-            &record,
-        ));
-        if let Err(e) = written {
+        let record = runs::processed_record(&processed, &stored, None, run, started.elapsed());
+        if let Err(e) = record_day(ctx, folder, run, record) {
             return Outcome::Failure {
                 message: format!("day {day}: stored, but its record was not: {e}"),
                 transient: !e.is_input_error(),
@@ -332,6 +325,22 @@ fn failure(
         transient: error.is_transient(),
         message: error.message,
     }
+}
+
+/// Stores a batch's day record, naming the job that wrote it.
+fn record_day(
+    ctx: &TaskContext,
+    folder: &OutputFolder,
+    run: &str,
+    mut record: runs::DayRecord,
+) -> Result<(), runs::RunsError> {
+    record.job = Some(ctx.job_id.clone());
+    ctx.env.runtime.block_on(runs::records::write_day_record(
+        &ctx.env.storage,
+        folder,
+        run,
+        &record,
+    ))
 }
 
 /// The job's result: a dict of plain values that Python `rq` and rq-dashboard show.

@@ -68,22 +68,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                 crate::text::escaped(&detail(day, &setup)).into_owned(),
             ]);
         }
-        let widths: Vec<usize> = (0..3)
-            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-            .collect();
-        for row in &rows {
-            let line = format!(
-                "{:<w0$}  {:<w1$}  {:<w2$}  {}",
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                w0 = widths[0],
-                w1 = widths[1],
-                w2 = widths[2]
-            );
-            writeln!(out, "{}", line.trim_end())?;
-        }
+        crate::text::write_columns(&mut out, &rows, |_| false)?;
         let why: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
         writeln!(
             out,

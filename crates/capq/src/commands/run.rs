@@ -138,7 +138,9 @@ pub fn parse_params(assignments: &[String]) -> anyhow::Result<Params> {
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let setup = Setup::new(&args)?;
     let started = SystemTime::now();
+    let clock = std::time::Instant::now();
     let planned = setup.plan(args.force)?;
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "planned");
     let local = LocalRun {
         run_id: runs::new_run_id(),
         days: planned,
@@ -170,6 +172,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 
     // A run of days that all lack positions leaves nothing behind: no record, no aggregate.
     let nothing = report.done() + report.up_to_date() == 0 && report.failed() == 0;
+    tracing::debug!(seconds = report.wall.as_secs_f64(), "days run");
+    let clock = std::time::Instant::now();
     let aggregate = if args.no_aggregate || nothing {
         None
     } else {
@@ -182,6 +186,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
     };
 
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "aggregate done");
     let manifest = RunManifest {
         format: runs::manifest::FORMAT.to_owned(),
         version: runs::manifest::VERSION,
@@ -467,23 +472,7 @@ fn write_table(out: &mut impl Write, report: &RunReport, run_id: &str) -> std::i
         });
         rows.push(row);
     }
-    let columns = rows[0].len();
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in &rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            if c + 1 == columns {
-                line.push_str(cell);
-            } else if c < 3 {
-                line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
-            } else {
-                line.push_str(&format!("{cell:>width$}  ", width = widths[c]));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
+    crate::text::write_columns(out, &rows, |c| c >= 3)?;
     let (rows_in, rows_out) = report
         .days
         .iter()

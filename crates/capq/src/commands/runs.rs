@@ -115,21 +115,8 @@ pub fn run(args: RunsArgs) -> anyhow::Result<u8> {
                 otp,
             ]);
         }
-        let columns = rows[0].len();
-        let widths: Vec<usize> = (0..columns)
-            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-            .collect();
-        for row in &rows {
-            let mut line = String::new();
-            for (c, cell) in row.iter().enumerate() {
-                if (5..10).contains(&c) {
-                    line.push_str(&format!("{cell:>width$}  ", width = widths[c]));
-                } else {
-                    line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
-                }
-            }
-            writeln!(out, "{}", line.trim_end())?;
-        }
+        // The day counts are numbers; the rest reads left to right.
+        crate::text::write_columns(&mut out, &rows, |c| (5..10).contains(&c))?;
     }
     out.flush()?;
     Ok(exit::SUCCESS)

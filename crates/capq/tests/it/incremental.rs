@@ -21,17 +21,7 @@ pub const DAYS: [&str; 4] = ["2016-11-24", "2016-11-25", "2016-11-26", "2016-11-
 pub fn data() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let fixture = testdata().join("fixture/data");
-    for folder in ["stops", "schedule"] {
-        fs::create_dir_all(dir.path().join(folder)).unwrap();
-        for entry in fs::read_dir(fixture.join(folder)).unwrap() {
-            let entry = entry.unwrap();
-            fs::copy(
-                entry.path(),
-                dir.path().join(folder).join(entry.file_name()),
-            )
-            .unwrap();
-        }
-    }
+    crate::copy_metadata(&fixture, dir.path());
     let positions = dir.path().join("vehicle_positions");
     fs::create_dir_all(&positions).unwrap();
     let day = fs::read(fixture.join("vehicle_positions/2016-11-25.csv")).unwrap();
@@ -39,6 +29,19 @@ pub fn data() -> tempfile::TempDir {
         fs::write(positions.join(format!("{name}.csv")), &day).unwrap();
     }
     dir
+}
+
+/// Appends a new position to `day`'s positions file: its input changes.
+pub fn add_position(data: &Path, day: &str) {
+    let positions = data.join(format!("vehicle_positions/{day}.csv"));
+    let mut bytes = fs::read(&positions).unwrap();
+    bytes.extend_from_slice(
+        format!(
+            "2223,{day}T23:59:14-06:00,0.0,1,1669610,30.25,-97.74,1-Metric/South Congress-SB\n"
+        )
+        .as_bytes(),
+    );
+    fs::write(&positions, &bytes).unwrap();
 }
 
 fn capq_env(args: &[&str], env: &[(String, String)]) -> Output {
@@ -369,12 +372,7 @@ fn plan_says_what_run_would_do_without_doing_it() {
         4
     );
 
-    let positions = data.path().join("vehicle_positions/2016-11-24.csv");
-    let mut bytes = fs::read(&positions).unwrap();
-    bytes.extend_from_slice(
-        b"2223,2016-11-24T23:59:14-06:00,0.0,1,1669610,30.25,-97.74,1-Metric/South Congress-SB\n",
-    );
-    fs::write(&positions, &bytes).unwrap();
+    add_position(data.path(), "2016-11-24");
     let mut args = vec!["plan"];
     args.extend_from_slice(&base);
     let table = capq_env(&args, &[]);
@@ -524,12 +522,7 @@ fn a_run_writes_to_s3_and_reruns_incrementally_there() {
     let again = run(data.path(), output, &[], &s3.env());
     assert_eq!(processed(&again), 0, "{again}");
     assert_eq!(again["aggregate"]["reused"], true);
-    let positions = data.path().join("vehicle_positions/2016-11-27.csv");
-    let mut bytes = fs::read(&positions).unwrap();
-    bytes.extend_from_slice(
-        b"2223,2016-11-27T23:59:14-06:00,0.0,1,1669610,30.25,-97.74,1-Metric/South Congress-SB\n",
-    );
-    fs::write(&positions, &bytes).unwrap();
+    add_position(data.path(), "2016-11-27");
     let changed = run(data.path(), output, &[], &s3.env());
     assert_eq!(processed(&changed), 1);
     assert_eq!(

@@ -15,17 +15,7 @@ const GOOD: &str = "2223,2016-11-25T23:34:14-06:00,4.91744,1,1669610,30.290358,-
 fn data_with(positions: &[u8], name: &str) -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     let fixture = testdata().join("fixture/data");
-    for folder in ["stops", "schedule"] {
-        fs::create_dir_all(dir.path().join(folder)).unwrap();
-        for entry in fs::read_dir(fixture.join(folder)).unwrap() {
-            let entry = entry.unwrap();
-            fs::copy(
-                entry.path(),
-                dir.path().join(folder).join(entry.file_name()),
-            )
-            .unwrap();
-        }
-    }
+    crate::copy_metadata(&fixture, dir.path());
     fs::create_dir_all(dir.path().join("vehicle_positions")).unwrap();
     fs::write(dir.path().join("vehicle_positions").join(name), positions).unwrap();
     dir

@@ -177,12 +177,7 @@ fn re_enqueueing_an_up_to_date_range_enqueues_nothing_and_a_changed_input_one_jo
     assert_eq!(redis.command(&["LLEN", "rq:queue:default"]).int(), Some(0));
 
     // One input changes: one job.
-    let positions = data.path().join("vehicle_positions/2016-11-26.csv");
-    let mut bytes = std::fs::read(&positions).unwrap();
-    bytes.extend_from_slice(
-        b"2223,2016-11-26T23:59:14-06:00,0.0,1,1669610,30.25,-97.74,1-Metric/South Congress-SB\n",
-    );
-    std::fs::write(&positions, &bytes).unwrap();
+    crate::incremental::add_position(data.path(), "2016-11-26");
     let (changed, ids, json) = enqueue(&redis, &s3, &data_text, &params);
     assert_eq!(ids.len(), 1, "{json}");
     assert_eq!(json["jobs"][0]["day"], "2016-11-26");
