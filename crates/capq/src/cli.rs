@@ -85,12 +85,8 @@ pub struct DiffArgs {
     /// Exit 1 when anything differs, 0 when nothing does (errors exit 2), as `git diff` does
     #[arg(long)]
     pub exit_code: bool,
-    /// On-time window by name: tcqsm (-60..300, the default), transitclock, capmetro, wmata
-    #[arg(long, value_name = "NAME", conflicts_with = "window")]
-    pub profile: Option<String>,
-    /// Custom on-time window `E,L` in seconds, both inclusive (`none` for no bound on a side)
-    #[arg(long, value_name = "E,L", allow_hyphen_values = true)]
-    pub window: Option<String>,
+    #[command(flatten)]
+    pub window: WindowArgs,
     /// Only these days: `2016-11-24`, `2016-11-24..2016-11-27`, or a comma-separated list
     #[arg(long, value_name = "SPEC")]
     pub days: Option<String>,

@@ -315,7 +315,7 @@ fn run_aggregate(setup: &Setup, report: &mut RunReport) -> anyhow::Result<RunAgg
         &setup.storage,
         &location,
         &aggregate,
-        html.as_ref().ok(),
+        html.as_deref().ok(),
     )?;
     if let Err(e) = &html {
         tracing::warn!("report.html not written: {e}");
