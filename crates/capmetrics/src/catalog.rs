@@ -18,6 +18,7 @@ use crate::metadata::{MetadataKind, choose};
 use crate::params::Params;
 use crate::positions::Positions;
 use crate::process::process_positions;
+use crate::rows::RowSink;
 use crate::schedule::Schedule;
 use crate::source::DataSource;
 use crate::stops::Stops;
@@ -90,6 +91,19 @@ impl<S: DataSource> Catalog<S> {
         params: &Params,
         cancel: Cancel<'_>,
     ) -> Result<DayOutput> {
+        self.process_with_rows(day, params, cancel, &mut ())
+    }
+
+    /// Like [`process_with_params`](Self::process_with_params), handing every output row to
+    /// `rows` as it is written (see [`crate::rows`]). On error, `rows` may have seen some rows
+    /// of the day and must be discarded with the output.
+    pub fn process_with_rows(
+        &self,
+        day: Date,
+        params: &Params,
+        cancel: Cancel<'_>,
+        rows: &mut impl RowSink,
+    ) -> Result<DayOutput> {
         let started = Instant::now();
         let input = self.positions(day)?;
         cancel.check()?;
@@ -108,8 +122,9 @@ impl<S: DataSource> Catalog<S> {
         let metadata_wait = metadata_started.elapsed();
         let mut csv = Vec::new();
         cancel.check()?;
-        let diagnostics =
-            process_positions(&positions, &stops, &schedule, params, &mut csv, cancel)?;
+        let diagnostics = process_positions(
+            &positions, &stops, &schedule, params, &mut csv, rows, cancel,
+        )?;
         Ok(DayOutput {
             day,
             csv,

@@ -33,6 +33,8 @@ pub mod params;
 mod positions;
 /// The day processor itself.
 pub mod process;
+/// Output rows as values, for callers that consume them while the CSV is written.
+pub mod rows;
 /// The schedule table, indexed by trip.
 pub mod schedule;
 /// Data folders: the trait, and its local-disk implementation.
@@ -52,6 +54,7 @@ pub use fingerprint::PROCESSOR_FINGERPRINT;
 pub use input::Input;
 pub use params::{ParamError, Params};
 pub use process::{process_day, process_day_with_params};
+pub use rows::{OutputRow, RowSink};
 pub use schedule::Schedule;
 pub use source::{DataSource, LocalDir};
 pub use stops::Stops;

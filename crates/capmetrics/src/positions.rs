@@ -259,6 +259,28 @@ impl<'a> Positions<'a> {
         }
     }
 
+    /// The `route_id` and `trip_headsign` of row `row`, which has no empty field (as for
+    /// [`write_columns`](Self::write_columns)).
+    pub(crate) fn route_and_headsign(&self, row: u32) -> (u64, &str) {
+        match self.rows[row as usize].text {
+            RowText::Line { start, len } => {
+                // A fast-path line is the output's eight columns as they are: no quotes, and
+                // `route_id` written as the output writes it.
+                let start = start as usize;
+                let line = &self.input[start..start + usize::from(len)];
+                let mut columns = line.split(',');
+                let route_id = columns.nth(3).and_then(|t| t.parse().ok()).unwrap_or(0);
+                let headsign = columns.nth(3).unwrap_or("");
+                debug_assert!(columns.next().is_none(), "{line}");
+                (route_id, headsign)
+            }
+            RowText::Fields(i) => {
+                let fields = &self.fields[i as usize];
+                (fields.route_id.unwrap_or(0), self.text(fields.headsign))
+            }
+        }
+    }
+
     fn write_fields(&self, out: &mut Vec<u8>, fields: &Fields, trip_id: u64) {
         if let Some(vehicle_id) = fields.vehicle_id {
             push_int(out, vehicle_id);

@@ -13,6 +13,7 @@ use crate::input::Input;
 use crate::output::{HEADER, push_float, push_int};
 use crate::params::Params;
 use crate::positions::Positions;
+use crate::rows::{OutputRow, RowSink};
 use crate::schedule::Schedule;
 use crate::stops::Stops;
 use crate::timestamp::{LocalTime, TimestampWriter};
@@ -66,16 +67,26 @@ pub fn process_day_with_params(
     out: &mut Vec<u8>,
 ) -> Result<Diagnostics> {
     let positions = Positions::parse(positions, Cancel::NEVER)?;
-    process_positions(&positions, stops, schedule, params, out, Cancel::NEVER)
+    process_positions(
+        &positions,
+        stops,
+        schedule,
+        params,
+        out,
+        &mut (),
+        Cancel::NEVER,
+    )
 }
 
-/// [`process_day`] on positions already parsed; it fails only when cancelled.
+/// [`process_day`] on positions already parsed, handing each output row to `sink` as it is
+/// written; it fails only when cancelled.
 pub(crate) fn process_positions(
     positions: &Positions<'_>,
     stops: &Stops,
     schedule: &Schedule,
     params: &Params,
     out: &mut Vec<u8>,
+    sink: &mut impl RowSink,
     cancel: Cancel<'_>,
 ) -> Result<Diagnostics> {
     // Read once into locals: the per-group rule then compares against plain values.
@@ -121,7 +132,7 @@ pub(crate) fn process_positions(
                     positions,
                     stops,
                 };
-                row.write(out, &mut times, &mut diagnostics);
+                row.write(out, &mut times, &mut diagnostics, sink);
             }
         }
     }
@@ -139,7 +150,13 @@ struct Output<'r> {
 
 impl Output<'_> {
     /// SPEC §3's last rule and §4: drops a kept row with an empty field, else appends it.
-    fn write(&self, out: &mut Vec<u8>, times: &mut TimestampWriter, diagnostics: &mut Diagnostics) {
+    fn write<S: RowSink>(
+        &self,
+        out: &mut Vec<u8>,
+        times: &mut TimestampWriter,
+        diagnostics: &mut Diagnostics,
+        sink: &mut S,
+    ) {
         let kept = self.kept;
         let position = &self.positions.rows[kept.row as usize];
         let Some(scheduled) = kept.scheduled.filter(|_| position.complete) else {
@@ -177,6 +194,33 @@ impl Output<'_> {
         push_int(out, position.time.hour());
         out.push(b'\n');
         diagnostics.rows_out += 1;
+        if S::WANTS_ROWS {
+            self.hand_to(sink, scheduled);
+        }
+    }
+
+    /// The row as values, for a sink that wants them (the numbers its CSV text stands for).
+    fn hand_to(&self, sink: &mut impl RowSink, scheduled: Scheduled) {
+        let kept = self.kept;
+        let position = &self.positions.rows[kept.row as usize];
+        let (route_id, trip_headsign) = self.positions.route_and_headsign(kept.row);
+        let (stop_lat, stop_lon) = self.stops.coordinates(kept.stop);
+        // Both instants are local times in the position's offset; UTC is that minus the offset.
+        let offset = i64::from(position.time.offset_minutes) * 60;
+        sink.row(&OutputRow {
+            route_id,
+            trip_id: self.trip_id,
+            trip_headsign,
+            stop_id: kept.stop_id,
+            stop_lat,
+            stop_lon,
+            timestamp: position.time.local_epoch_seconds() - offset,
+            sched_time: i64::from(scheduled.date.day_number()) * DAY + i64::from(scheduled.seconds)
+                - offset,
+            distance_to_stop: kept.distance_to_stop,
+            sched_dev: scheduled.deviation,
+            hourofday: position.time.hour() as u8,
+        });
     }
 }
 

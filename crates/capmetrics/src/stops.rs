@@ -19,6 +19,8 @@ pub struct Stops {
     /// row `r` is `output_text[output_starts[r]..output_starts[r + 1]]`.
     output_text: Vec<u8>,
     output_starts: Vec<usize>,
+    /// Each stop's `(stop_lat, stop_lon)`, by row.
+    coordinates: Vec<(f64, f64)>,
     /// Latitude ranks by stop id.
     by_id: GroupIndex,
 }
@@ -76,10 +78,12 @@ impl Stops {
             .collect();
         // Grouping the ids in latitude order makes the "rows" of each id its ranks.
         let by_id = GroupIndex::build(&by_lat.iter().map(|s| s.id).collect::<Vec<_>>());
+        let coordinates = lats.iter().copied().zip(lons.iter().copied()).collect();
         Ok(Stops {
             by_lat,
             output_text,
             output_starts,
+            coordinates,
             by_id,
         })
     }
@@ -98,6 +102,11 @@ impl Stops {
     pub(crate) fn output_text(&self, row: u32) -> &[u8] {
         let row = row as usize;
         &self.output_text[self.output_starts[row]..self.output_starts[row + 1]]
+    }
+
+    /// `(stop_lat, stop_lon)` of stop row `row`, as parsed.
+    pub(crate) fn coordinates(&self, row: u32) -> (f64, f64) {
+        self.coordinates[row as usize]
     }
 
     /// Latitude ranks (indexes into `by_lat`) of the stops with this id (usually one).

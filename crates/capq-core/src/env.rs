@@ -4,22 +4,36 @@
 
 use std::sync::Arc;
 
-use capmetrics::{Catalog, DataSource};
+use capmetrics::DataSource;
 use capq_storage::Storage;
 use futures::future::BoxFuture;
 
 use crate::payload::Call;
 
+use crate::pipeline::{DataCatalog, Pipeline};
+
 /// A worker's environment, shared by all of its tasks.
 pub struct TaskEnv {
-    /// Days are read from here; metadata files are loaded once and kept.
-    pub data: Catalog<Box<dyn DataSource>>,
+    /// Days are read from here (each file's content hash recorded); metadata files are loaded
+    /// once and kept.
+    pub data: DataCatalog,
     /// Outputs are written through this (local paths, `file://`, `s3://`).
     pub storage: Storage,
     /// For blocking tasks to run async I/O with `block_on`.
     pub runtime: tokio::runtime::Handle,
     /// Other jobs' records (the queue backend's), when the worker has a queue behind it.
     pub jobs: Option<Arc<dyn JobRecords>>,
+}
+
+impl TaskEnv {
+    /// The day pipeline over this environment's data and storage.
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            catalog: &self.data,
+            storage: &self.storage,
+            runtime: &self.runtime,
+        }
+    }
 }
 
 impl std::fmt::Debug for TaskEnv {

@@ -7,6 +7,8 @@ pub mod broker;
 pub mod env;
 /// A claimed job and its policies (timeout, retries, TTLs).
 pub mod job;
+/// Where outputs, versions and run records live in an output folder.
+pub mod layout;
 /// Running many days on this machine's threads, with no servers.
 pub mod local;
 /// A broker in this process's memory: the worker loop's test bed, and a one-machine broker.
@@ -15,6 +17,10 @@ pub mod memory;
 pub mod monitor;
 /// A job's `data`: the call to make, decoded safely from pickle or JSON.
 pub mod payload;
+/// The one day pipeline: process a day, store its output and partial.
+pub mod pipeline;
+/// Runs as records: manifests, day records, and what is up to date.
+pub mod runs;
 /// Aggregating processed days held in storage, and storing the aggregate folder.
 pub mod stored_aggregate;
 /// The task registry and argument binding.
@@ -27,3 +33,4 @@ pub mod time;
 pub mod worker;
 
 pub use local::{DayReport, LocalRun, Outcome as DayOutcome, RunReport};
+pub use pipeline::{DayError, Pipeline, Target};

@@ -1,33 +1,55 @@
-//! The embedded runner: process a list of days on N threads of this machine.
+//! The embedded runner: run a plan of days on N threads of this machine, through the one day
+//! pipeline, into a run's output folder.
 //!
 //! Threads take the next day from a shared counter, so a slow day never holds up the others,
-//! and all of them share one [`Catalog`], so each metadata file is loaded once. Every day ends
-//! in a report, success or not; a failure never stops the rest of the batch.
+//! and all of them share one [`Catalog`](capmetrics::Catalog), so each metadata file is loaded
+//! once. Every day ends in a report and a [`DayRecord`] for the run's manifest, success or not;
+//! a failure never stops the rest of the batch.
+//!
+//! With an aggregate asked for, each thread also merges the partials of the days it processed
+//! into its own aggregator as they finish (the partials were built from the rows, so nothing is
+//! read back). Up-to-date days are merged afterwards, by [`RunReport::finish_aggregate`], and
+//! only when the aggregate cannot be reused: its key ([`RunReport::aggregate_key`]) covers the
+//! code, the window and every day's output hash, so a run whose days all came out as before
+//! reuses the previous aggregate instead of reading a year of partials.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use capmetrics::output::write_atomically;
-use capmetrics::{Catalog, DataSource, Date, Diagnostics};
+use capmetrics::{Cancel, Date, Diagnostics, Params};
+use capq_aggregate::report::{self, ReportOptions};
+use capq_aggregate::{Aggregate, Aggregator, DayLists, DayPartial, WindowChoice};
+use capq_storage::Location;
+
+use crate::layout::{OutputFolder, output_name};
+use crate::pipeline::{DayError, ErrorKind, Pipeline, Processed, Target};
+use crate::runs::manifest::{DayRecord, DayStatus, InputsRecord, Reason};
+use crate::runs::plan::{Decision, PlannedDay};
 
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct LocalRun {
-    pub days: Vec<Date>,
-    pub output_dir: PathBuf,
+    /// The run's id, recorded as `made_by` of the outputs it makes.
+    pub run_id: String,
+    pub days: Vec<PlannedDay>,
+    pub folder: OutputFolder,
+    pub params: Params,
     pub workers: usize,
+    /// Merge the processed days' partials under this window, for the run's aggregate.
+    pub aggregate: Option<WindowChoice>,
 }
 
 /// How one day ended.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    /// Processed and written (possibly header-only).
+    /// Processed and stored (possibly header-only).
     Done(Diagnostics),
+    /// Not processed: its output was up to date.
+    UpToDate,
     /// The day has no positions file.
     Missing,
-    /// The day could not be processed; nothing was written.
+    /// The day could not be processed or stored; this run stored nothing for it.
     Failed {
         error: String,
         /// True when the input was at fault rather than the machine.
@@ -40,117 +62,440 @@ pub enum Outcome {
 pub struct DayReport {
     pub day: Date,
     pub outcome: Outcome,
+    /// Why it was processed (processed and failed days).
+    pub reason: Option<Reason>,
+    /// Processed days: the output's bytes are the ones it had before.
+    pub unchanged: bool,
     /// Time spent on this day, excluding waits for shared metadata.
     pub elapsed: Duration,
-    /// Where the output was written, on success.
-    pub output: Option<PathBuf>,
+    /// Where the output is, for processed and up-to-date days.
+    pub output: Option<Location>,
+    /// The day's record for the run's manifest.
+    pub record: DayRecord,
 }
 
 /// The whole batch, days in the order they were asked for.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RunReport {
     pub days: Vec<DayReport>,
     pub wall: Duration,
     pub workers: usize,
+    /// The aggregate of the processed days so far, one part per thread.
+    pending: Option<Pending>,
+}
+
+/// A run's aggregate: its files, headline and `report.html` (or why it could not be drawn).
+#[derive(Debug)]
+pub struct FinishedAggregate {
+    pub aggregate: Aggregate,
+    pub report_html: Result<String, capq_aggregate::Error>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    window: WindowChoice,
+    parts: Vec<Aggregator>,
+    /// Days whose partial could not be merged, with why.
+    unmerged: Vec<(Date, String)>,
 }
 
 impl RunReport {
     pub fn failed(&self) -> usize {
-        self.days
-            .iter()
-            .filter(|d| matches!(d.outcome, Outcome::Failed { .. }))
-            .count()
+        self.count(|o| matches!(o, Outcome::Failed { .. }))
     }
 
     pub fn missing(&self) -> usize {
-        self.days
-            .iter()
-            .filter(|d| matches!(d.outcome, Outcome::Missing))
-            .count()
+        self.count(|o| matches!(o, Outcome::Missing))
     }
 
+    /// Days processed by this run.
     pub fn done(&self) -> usize {
-        self.days
+        self.count(|o| matches!(o, Outcome::Done(_)))
+    }
+
+    pub fn up_to_date(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::UpToDate))
+    }
+
+    fn count(&self, what: impl Fn(&Outcome) -> bool) -> usize {
+        self.days.iter().filter(|d| what(&d.outcome)).count()
+    }
+
+    /// The key of the run's aggregate: the aggregate code, the window, and each day with its
+    /// output's hash (or its failure, or its absence). Equal keys, equal aggregates.
+    pub fn aggregate_key(&self, window: WindowChoice) -> String {
+        let mut text = format!(
+            "capq run aggregate 1\n{}\n{}\n{}\n",
+            crate::runs::AGGREGATE_FINGERPRINT,
+            window.window(),
+            window.profile().map_or("custom", |p| p.name())
+        );
+        let mut days: Vec<&DayReport> = self.days.iter().collect();
+        days.sort_by_key(|d| d.day);
+        for day in days {
+            match (&day.outcome, day.record.output.as_ref()) {
+                (Outcome::Done(_) | Outcome::UpToDate, Some(output)) => {
+                    text.push_str(&format!("{} ok {}\n", day.day, output.hash));
+                }
+                (Outcome::Missing, _) => text.push_str(&format!("{} missing\n", day.day)),
+                _ => text.push_str(&format!("{} failed\n", day.day)),
+            }
+        }
+        capmetrics::fingerprint::fingerprint_text(&text)
+    }
+
+    /// Completes the run's aggregate: merges the up-to-date days' stored partials (reading a
+    /// day's CSV instead when its partial is missing or stale, and storing a fresh partial),
+    /// then writes the tables and the report. Days that cannot be merged are listed as failed,
+    /// with a warning. `None` when the run was not asked for an aggregate.
+    pub fn finish_aggregate(
+        &mut self,
+        pipeline: &Pipeline<'_>,
+        folder: &OutputFolder,
+        title: &str,
+        threads: usize,
+    ) -> Option<Result<FinishedAggregate, capq_aggregate::Error>> {
+        let Pending {
+            window,
+            mut parts,
+            mut unmerged,
+        } = self.pending.take()?;
+        let clock = Instant::now();
+        let waiting: Vec<&DayReport> = self
+            .days
             .iter()
-            .filter(|d| matches!(d.outcome, Outcome::Done(_)))
-            .count()
+            .filter(|d| matches!(d.outcome, Outcome::UpToDate))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let loaded: Vec<(Aggregator, Vec<(Date, String)>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.clamp(1, waiting.len().max(1)))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut aggregator = Aggregator::new(window);
+                        let mut failed = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(day) = waiting.get(i) else { break };
+                            let merged = stored_partial(pipeline, folder, &day.record)
+                                .and_then(|p| aggregator.add(&p).map_err(|e| e.to_string()));
+                            if let Err(why) = merged {
+                                tracing::warn!(day = %day.day, "left out of the aggregate: {why}");
+                                failed.push((day.day, why));
+                            }
+                        }
+                        (aggregator, failed)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        for (part, failed) in loaded {
+            parts.push(part);
+            unmerged.extend(failed);
+        }
+        tracing::debug!(
+            days = waiting.len(),
+            seconds = clock.elapsed().as_secs_f64(),
+            "stored partials merged"
+        );
+        let mut all = Aggregator::new(window);
+        for part in parts {
+            if let Err(e) = all.absorb(part) {
+                return Some(Err(e));
+            }
+        }
+        let mut lists = DayLists::default();
+        for day in &self.days {
+            match day.outcome {
+                Outcome::Missing => lists.missing.push(day.day),
+                Outcome::Failed { .. } => lists.failed.push(day.day),
+                Outcome::Done(_) | Outcome::UpToDate => {}
+            }
+        }
+        lists.failed.extend(unmerged.iter().map(|(day, _)| *day));
+        lists.missing.sort();
+        lists.missing.dedup();
+        lists.failed.sort();
+        lists.failed.dedup();
+        tracing::debug!(
+            seconds = clock.elapsed().as_secs_f64(),
+            "aggregators combined"
+        );
+        let aggregate = all.finish(&lists);
+        tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "tables written");
+        let html = report::render(
+            &aggregate.files,
+            &ReportOptions {
+                title: title.to_owned(),
+                partial: false,
+                days_expected: None,
+            },
+        );
+        tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "report drawn");
+        Some(Ok(FinishedAggregate {
+            aggregate,
+            report_html: html,
+        }))
     }
 }
 
-/// The output file name of a day, as the old system named it.
-pub fn output_name(day: Date) -> String {
-    format!("{day}_processed.csv")
+/// The partial of an up-to-date day: its stored version if current, else made from its CSV
+/// (and stored, best effort, for next time).
+fn stored_partial(
+    pipeline: &Pipeline<'_>,
+    folder: &OutputFolder,
+    record: &DayRecord,
+) -> Result<DayPartial, String> {
+    let day = record.day;
+    let (Some(output), Some(hash)) = (&record.output, record.output_hash()) else {
+        return Err("no output recorded".to_owned());
+    };
+    let name = output_name(day);
+    let fetch = |location: &Location| {
+        pipeline
+            .runtime
+            .block_on(pipeline.storage.get(location))
+            .map_err(|e| e.to_string())
+    };
+    // The day's partial beside its output (the latest), else the one kept with its version.
+    let user_partial = folder.partial(day);
+    let version_partial = folder.version_partial(day, hash);
+    for location in [&user_partial, &version_partial] {
+        let Some(bytes) = fetch(location)? else {
+            continue;
+        };
+        match DayPartial::decode(&location.to_string(), &bytes) {
+            Ok(partial)
+                if partial.day() == day
+                    && partial
+                        .source()
+                        .is_some_and(|s| s.hash == hash && s.len == output.size) =>
+            {
+                return Ok(partial);
+            }
+            Ok(_) => tracing::debug!(%day, "{location} describes another output"),
+            Err(e) => tracing::info!(%day, "{location} unusable ({e})"),
+        }
+    }
+    // No current partial: made from the CSV, and stored beside it for next time.
+    let bytes = match fetch(&folder.output(day))? {
+        Some(bytes) if xxhash_rust::xxh64::xxh64(&bytes, 0) == hash => bytes,
+        _ => fetch(&folder.version(day, hash))?.ok_or_else(|| format!("{name} is gone"))?,
+    };
+    let partial = DayPartial::from_csv(day, &name, &bytes).map_err(|e| e.to_string())?;
+    let target = if partial.source().is_some_and(|s| s.hash == hash) {
+        Some(&user_partial)
+    } else {
+        None
+    };
+    if let Some(target) = target {
+        let encoded = bytes::Bytes::from(partial.encode());
+        if let Err(e) = pipeline
+            .runtime
+            .block_on(pipeline.storage.put(target, encoded))
+        {
+            tracing::warn!(%day, "could not store the day's new partial: {e}");
+        }
+    }
+    Ok(partial)
 }
 
 impl LocalRun {
-    /// Runs every day, calling `progress` on this thread as each one finishes.
-    pub fn run<S: DataSource>(
-        &self,
-        catalog: &Catalog<S>,
-        mut progress: impl FnMut(&DayReport),
-    ) -> RunReport {
+    /// Runs the plan, calling `progress` on this thread as each day finishes.
+    pub fn run(&self, pipeline: &Pipeline<'_>, mut progress: impl FnMut(&DayReport)) -> RunReport {
         let started = Instant::now();
         let workers = self.workers.clamp(1, self.days.len().max(1));
         let next = AtomicUsize::new(0);
         let (sender, receiver) = mpsc::channel();
         let mut slots: Vec<Option<DayReport>> = vec![None; self.days.len()];
+        let mut parts = Vec::new();
+        let mut unmerged = Vec::new();
         std::thread::scope(|scope| {
-            for _ in 0..workers {
-                let sender = sender.clone();
-                let next = &next;
-                scope.spawn(move || {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&day) = self.days.get(i) else { break };
-                        let report = run_day(catalog, day, &self.output_dir);
-                        if sender.send((i, report)).is_err() {
-                            break;
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    let sender = sender.clone();
+                    let next = &next;
+                    scope.spawn(move || {
+                        let mut aggregator = self.aggregate.map(Aggregator::new);
+                        let mut unmerged = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(planned) = self.days.get(i) else { break };
+                            let (report, processed) = self.run_day(pipeline, planned);
+                            if let (Some(aggregator), Some(processed)) =
+                                (aggregator.as_mut(), processed)
+                            {
+                                let name = output_name(processed.day);
+                                let partial = match processed.partial {
+                                    Some(partial) => Ok(partial),
+                                    None => DayPartial::from_csv(
+                                        processed.day,
+                                        &name,
+                                        &processed.csv,
+                                    ),
+                                };
+                                if let Err(e) = partial.and_then(|p| aggregator.add(&p)) {
+                                    tracing::warn!(day = %processed.day, "left out of the aggregate: {e}");
+                                    unmerged.push((processed.day, e.to_string()));
+                                }
+                            }
+                            if sender.send((i, report)).is_err() {
+                                break;
+                            }
                         }
-                    }
-                });
-            }
+                        (aggregator, unmerged)
+                    })
+                })
+                .collect();
             drop(sender);
             for (i, report) in receiver {
                 progress(&report);
                 slots[i] = Some(report);
+            }
+            for handle in handles {
+                let (aggregator, failed) = handle
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                parts.extend(aggregator);
+                unmerged.extend(failed);
             }
         });
         RunReport {
             days: slots.into_iter().flatten().collect(),
             wall: started.elapsed(),
             workers,
+            pending: self.aggregate.map(|window| Pending {
+                window,
+                parts,
+                unmerged,
+            }),
         }
     }
-}
 
-fn run_day<S: DataSource>(catalog: &Catalog<S>, day: Date, output_dir: &Path) -> DayReport {
-    let started = Instant::now();
-    let result = catalog.process(day).and_then(|out| {
-        let path = output_dir.join(output_name(day));
-        write_atomically(&path, &out.csv)?;
-        Ok((out, path))
-    });
-    let (outcome, output, elapsed) = match result {
-        Ok((out, path)) => {
-            // Charge the day only with its own work, not with waiting for a shared schedule.
-            let elapsed = started.elapsed().saturating_sub(out.metadata_wait);
-            tracing::info!(%day, diagnostics = %out.diagnostics, "day processed");
-            (Outcome::Done(out.diagnostics), Some(path), elapsed)
+    /// One day: its report, and the processed day for the aggregate when it was stored.
+    fn run_day(
+        &self,
+        pipeline: &Pipeline<'_>,
+        planned: &PlannedDay,
+    ) -> (DayReport, Option<Processed>) {
+        let day = planned.day;
+        let reason = match planned.decision {
+            Decision::Missing => {
+                let report = DayReport {
+                    day,
+                    outcome: Outcome::Missing,
+                    reason: None,
+                    unchanged: false,
+                    elapsed: Duration::ZERO,
+                    output: None,
+                    record: DayRecord::bare(day, DayStatus::Missing),
+                };
+                return (report, None);
+            }
+            Decision::UpToDate => {
+                let record = planned
+                    .carried()
+                    .unwrap_or_else(|| DayRecord::bare(day, DayStatus::UpToDate));
+                let report = DayReport {
+                    day,
+                    outcome: Outcome::UpToDate,
+                    reason: None,
+                    unchanged: false,
+                    elapsed: Duration::ZERO,
+                    output: Some(self.folder.output(day)),
+                    record,
+                };
+                return (report, None);
+            }
+            Decision::Process(reason) => reason,
+        };
+        let started = Instant::now();
+        let target = Target::Folder {
+            folder: self.folder.clone(),
+            previous: planned.previous(),
+        };
+        let result =
+            pipeline
+                .process(day, &self.params, Cancel::NEVER)
+                .and_then(|mut processed| {
+                    let stored = pipeline.store(&mut processed, &target)?;
+                    Ok((processed, stored))
+                });
+        match result {
+            Ok((processed, stored)) => {
+                tracing::info!(%day, diagnostics = %processed.diagnostics, "day processed");
+                // Charged with its own work and storing, not with waiting for shared metadata.
+                let elapsed = started.elapsed().saturating_sub(processed.metadata_wait);
+                let mut record = crate::runs::processed_record(
+                    &processed,
+                    &stored,
+                    Some(reason),
+                    &self.run_id,
+                    elapsed,
+                );
+                if record.inputs.is_none() {
+                    record.inputs = planned.inputs.as_ref().map(InputsRecord::of);
+                }
+                let report = DayReport {
+                    day,
+                    outcome: Outcome::Done(processed.diagnostics),
+                    reason: Some(reason),
+                    unchanged: stored.unchanged,
+                    elapsed,
+                    output: Some(stored.output),
+                    record,
+                };
+                (report, Some(processed))
+            }
+            Err(error) => {
+                let report = self.failed_report(planned, reason, &error, started.elapsed());
+                (report, None)
+            }
         }
-        Err(e) if e.is_missing_day() => (Outcome::Missing, None, started.elapsed()),
-        Err(e) => {
-            tracing::warn!(%day, error = %e, "day failed");
-            let failed = Outcome::Failed {
-                error: e.to_string(),
-                input_error: e.is_input_error(),
+    }
+
+    fn failed_report(
+        &self,
+        planned: &PlannedDay,
+        reason: Reason,
+        error: &DayError,
+        elapsed: Duration,
+    ) -> DayReport {
+        let day = planned.day;
+        if error.kind == ErrorKind::Missing {
+            return DayReport {
+                day,
+                outcome: Outcome::Missing,
+                reason: None,
+                unchanged: false,
+                elapsed,
+                output: None,
+                record: DayRecord::bare(day, DayStatus::Missing),
             };
-            (failed, None, started.elapsed())
         }
-    };
-    DayReport {
-        day,
-        outcome,
-        elapsed,
-        output,
+        tracing::warn!(%day, error = %error, "day failed");
+        let record = crate::runs::failed_record(
+            day,
+            error,
+            Some(reason),
+            &self.params,
+            planned.inputs.as_ref(),
+            elapsed,
+        );
+        DayReport {
+            day,
+            outcome: Outcome::Failed {
+                error: error.message.clone(),
+                input_error: error.is_input_error(),
+            },
+            reason: Some(reason),
+            unchanged: false,
+            elapsed,
+            output: None,
+            record,
+        }
     }
 }

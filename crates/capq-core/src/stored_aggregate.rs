@@ -150,7 +150,37 @@ pub fn aggregate_stored(
         return Err(AggregationError::Cancelled);
     }
 
-    let files = &outcome.aggregate.files;
+    store_aggregate(
+        handle,
+        storage,
+        output,
+        &outcome.aggregate,
+        outcome.report_html.as_deref().ok(),
+    )?;
+    if let Err(e) = &outcome.report_html {
+        tracing::warn!("report.html not written: {e}");
+    }
+    if !outcome.new_partials.is_empty() {
+        let partials = outcome
+            .new_partials
+            .iter()
+            .map(|(name, bytes)| (input.join(name), bytes.clone()))
+            .collect();
+        handle.block_on(put_all(storage, partials))?;
+    }
+    Ok(outcome)
+}
+
+/// Stores an aggregate folder under `output`: the tables and `report.html` (when it could be
+/// drawn), then `summary.json` last, so that a complete `summary.json` means a complete folder.
+pub fn store_aggregate(
+    handle: &Handle,
+    storage: &Storage,
+    output: &Location,
+    aggregate: &capq_aggregate::Aggregate,
+    report_html: Option<&str>,
+) -> Result<(), AggregationError> {
+    let files = &aggregate.files;
     let mut writes: Vec<(Location, Vec<u8>)> = [
         ("system_daily.csv", &files.system_daily),
         ("route.csv", &files.route),
@@ -162,25 +192,14 @@ pub fn aggregate_stored(
     .into_iter()
     .map(|(name, bytes)| (output.join(name), bytes.clone()))
     .collect();
-    match &outcome.report_html {
-        Ok(html) => writes.push((output.join("report.html"), html.clone().into_bytes())),
-        Err(e) => tracing::warn!("report.html not written: {e}"),
+    if let Some(html) = report_html {
+        writes.push((output.join("report.html"), html.as_bytes().to_vec()));
     }
     handle.block_on(put_all(storage, writes))?;
-    // Last, so that a complete summary.json means a complete folder.
     let summary = output.join("summary.json");
     handle
         .block_on(storage.put(&summary, Bytes::from(files.summary_json.clone())))
-        .map_err(AggregationError::Store)?;
-    if !outcome.new_partials.is_empty() {
-        let partials = outcome
-            .new_partials
-            .iter()
-            .map(|(name, bytes)| (input.join(name), bytes.clone()))
-            .collect();
-        handle.block_on(put_all(storage, partials))?;
-    }
-    Ok(outcome)
+        .map_err(AggregationError::Store)
 }
 
 /// Stores files, a few at a time.

@@ -20,16 +20,22 @@ pub fn now_epoch() -> f64 {
 
 /// RQ's timestamp format, `%Y-%m-%dT%H:%M:%S.%fZ` in UTC.
 pub fn rq_timestamp(t: SystemTime) -> String {
+    utc_timestamp(t, 6)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.<digits>Z` in UTC, with 3 (milliseconds) or 6 (microseconds) digits.
+pub fn utc_timestamp(t: SystemTime, digits: u32) -> String {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
     let secs = since.as_secs();
     let date = Date::from_day_number((secs / 86_400) as i32);
     let of_day = secs % 86_400;
+    let fraction = since.subsec_micros() / 10u32.pow(6u32.saturating_sub(digits.min(6)));
     format!(
-        "{date}T{:02}:{:02}:{:02}.{:06}Z",
+        "{date}T{:02}:{:02}:{:02}.{fraction:0width$}Z",
         of_day / 3600,
         of_day / 60 % 60,
         of_day % 60,
-        since.subsec_micros()
+        width = digits.min(6) as usize
     )
 }
 

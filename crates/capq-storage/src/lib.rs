@@ -14,6 +14,8 @@ pub mod allow;
 pub mod error;
 /// HTTP(S) folders: reading files and directory listings.
 mod http;
+/// A day's inputs with their content hashes, and the data source that records them.
+pub mod inputs;
 /// Parsing directory listings served over HTTP (JSON arrays and HTML indexes).
 mod listing;
 /// Local files: atomic writes, reads and listings.
@@ -29,6 +31,7 @@ pub mod storage;
 
 pub use allow::OutputAllowList;
 pub use error::StorageError;
+pub use inputs::{DayInputs, FileHash, HashingSource, Listing};
 pub use location::Location;
 pub use remote_dir::{RemoteDir, data_source};
-pub use storage::{Entry, Storage};
+pub use storage::{Entry, Stat, Storage};

@@ -9,7 +9,7 @@ use std::path::Path;
 use bytes::Bytes;
 
 use crate::error::StorageError;
-use crate::storage::Entry;
+use crate::storage::{Entry, Stat};
 
 pub(crate) async fn put(path: &Path, data: Bytes) -> Result<(), StorageError> {
     let owned = path.to_path_buf();
@@ -75,6 +75,128 @@ pub(crate) async fn list_entries(path: &Path) -> Result<Vec<Entry>, StorageError
             });
         }
         Ok(entries)
+    })
+    .await
+}
+
+/// What identifies a local file's content without reading it: device, inode, length and
+/// modification time (nanoseconds). A hard link shares all four with its target; a rewrite
+/// (a new inode, or a new modification time) changes the stamp.
+fn stat_of(meta: &std::fs::Metadata) -> Stat {
+    use std::os::unix::fs::MetadataExt;
+    Stat {
+        size: meta.len(),
+        stamp: format!(
+            "file:{}:{}:{}:{}.{:09}",
+            meta.dev(),
+            meta.ino(),
+            meta.len(),
+            meta.mtime(),
+            meta.mtime_nsec()
+        ),
+    }
+}
+
+pub(crate) async fn stat(path: &Path) -> Result<Option<Stat>, StorageError> {
+    let owned = path.to_path_buf();
+    blocking(path, "inspect", move || match std::fs::metadata(&owned) {
+        Ok(meta) => Ok(Some(stat_of(&meta))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    })
+    .await
+}
+
+pub(crate) async fn list_stats(
+    path: &Path,
+) -> Result<(Vec<(String, Stat)>, Vec<String>), StorageError> {
+    let owned = path.to_path_buf();
+    blocking(path, "list", move || {
+        let entries = match std::fs::read_dir(&owned) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
+            Err(e) => return Err(e),
+        };
+        let (mut files, mut folders) = (Vec::new(), Vec::new());
+        for entry in entries {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            // Follows symlinks; an entry removed since the listing is simply not listed.
+            let Ok(meta) = std::fs::metadata(entry.path()) else {
+                continue;
+            };
+            if meta.is_dir() {
+                folders.push(name);
+            } else if meta.is_file() && !is_temporary(&name) {
+                files.push((name, stat_of(&meta)));
+            }
+        }
+        files.sort_by(|a: &(String, Stat), b| a.0.cmp(&b.0));
+        folders.sort();
+        Ok((files, folders))
+    })
+    .await
+}
+
+/// Makes `to` hold the content of `from`: by a hard link when `to` is a regular file or
+/// absent (a temporary link renamed over `to`, so readers see the old file or the new one),
+/// else (a FIFO, a device, a link to one) by writing the bytes as [`put`] does. A file system
+/// that cannot link (another device, no hard links) gets a copy.
+pub(crate) async fn copy(from: &Path, to: &Path) -> Result<(), StorageError> {
+    let (source, target) = (from.to_path_buf(), to.to_path_buf());
+    blocking(to, "write", move || {
+        let replaceable = match std::fs::symlink_metadata(&target) {
+            Ok(meta) => meta.file_type().is_file(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+            Err(e) => return Err(e),
+        };
+        if replaceable {
+            if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)?;
+            }
+            let temp = link_temp(&target);
+            // A link to a symbolic link would be a second symbolic link: link what it names.
+            let source = if std::fs::symlink_metadata(&source)?.file_type().is_symlink() {
+                std::fs::canonicalize(&source)?
+            } else {
+                source.clone()
+            };
+            if std::fs::hard_link(&source, &temp).is_ok() {
+                let renamed = std::fs::rename(&temp, &target);
+                if renamed.is_err() {
+                    let _ = std::fs::remove_file(&temp);
+                }
+                return renamed;
+            }
+        }
+        let bytes = std::fs::read(&source)?;
+        capmetrics::output::write_atomically(&target, &bytes).map_err(|err| match err {
+            capmetrics::Error::Write { cause, .. } => cause,
+            other => io::Error::other(other.to_string()),
+        })
+    })
+    .await
+}
+
+/// A temporary name beside `path`, in the form listings skip (`.<name>.<pid>.<n>.tmp`).
+fn link_temp(path: &Path) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.link{n}.tmp", std::process::id()))
+}
+
+pub(crate) async fn delete(path: &Path) -> Result<(), StorageError> {
+    let owned = path.to_path_buf();
+    blocking(path, "delete", move || match std::fs::remove_file(&owned) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     })
     .await
 }

@@ -10,6 +10,7 @@ use capmetrics::{DataSource, Error, Input, LocalDir};
 use tokio::runtime::Handle;
 
 use crate::error::StorageError;
+use crate::inputs::HashingSource;
 use crate::location::Location;
 use crate::storage::Storage;
 
@@ -38,6 +39,21 @@ impl RemoteDir {
     pub fn root(&self) -> &Location {
         &self.root
     }
+
+    /// Reads `folder/name` as stored (not decompressed): its full URL and its bytes, `Ok(None)`
+    /// if it does not exist.
+    pub fn read_raw(
+        &self,
+        folder: &str,
+        name: &str,
+    ) -> capmetrics::Result<Option<(String, Vec<u8>)>> {
+        let location = self.root.join(folder).join(name);
+        match self.runtime.block_on(self.storage.get(&location)) {
+            Ok(None) => Ok(None),
+            Ok(Some(bytes)) => Ok(Some((location.to_string(), Vec::from(bytes)))),
+            Err(e) => Err(fetch_error(&location, &e)),
+        }
+    }
 }
 
 /// Failures to fetch are machine failures, not bad input, so they become `Error::Fetch` (which
@@ -62,24 +78,21 @@ impl DataSource for RemoteDir {
     }
 
     fn read(&self, folder: &str, name: &str) -> capmetrics::Result<Option<Input>> {
-        let location = self.root.join(folder).join(name);
-        match self.runtime.block_on(self.storage.get(&location)) {
-            Ok(None) => Ok(None),
-            // Input names errors (bad gzip, bad rows) after the full URL.
-            Ok(Some(bytes)) => Input::from_bytes(location.to_string(), Vec::from(bytes)).map(Some),
-            Err(e) => Err(fetch_error(&location, &e)),
-        }
+        // Input names errors (bad gzip, bad rows) after the full URL.
+        self.read_raw(folder, name)?
+            .map(|(url, bytes)| Input::from_bytes(url, bytes))
+            .transpose()
     }
 }
 
 /// The data source for a `--data` spec: a local folder (plain path or `file://`, which must
-/// exist) becomes a `capmetrics::LocalDir`, and an `s3://` or `http(s)://` folder a
-/// [`RemoteDir`] on `runtime`.
+/// exist) or an `s3://` or `http(s)://` folder (a [`RemoteDir`] on `runtime`), recording the
+/// content hash of every file it reads ([`HashingSource`]).
 pub fn data_source(
     spec: &str,
     storage: &Storage,
     runtime: Handle,
-) -> Result<Box<dyn DataSource>, StorageError> {
+) -> Result<HashingSource, StorageError> {
     match Location::parse(spec)? {
         Location::Path(path) => {
             if !path.is_dir() {
@@ -87,8 +100,12 @@ pub fn data_source(
                     location: path.display().to_string(),
                 });
             }
-            Ok(Box::new(LocalDir::new(path)))
+            Ok(HashingSource::local(LocalDir::new(path)))
         }
-        remote => Ok(Box::new(RemoteDir::new(storage.clone(), remote, runtime))),
+        remote => Ok(HashingSource::remote(RemoteDir::new(
+            storage.clone(),
+            remote,
+            runtime,
+        ))),
     }
 }

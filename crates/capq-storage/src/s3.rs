@@ -17,7 +17,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
 
 use crate::error::StorageError;
-use crate::storage::Entry;
+use crate::storage::{Entry, Stat};
 
 /// Region used when neither `AWS_REGION` nor `AWS_DEFAULT_REGION` is set.
 const DEFAULT_REGION: &str = "us-east-1";
@@ -199,13 +199,7 @@ impl S3 {
         bucket: &str,
         key: &str,
     ) -> Result<Vec<Entry>, StorageError> {
-        let prefix = object_path(bucket, key, "list", true)?;
-        let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
-        let client = self.client(bucket)?;
-        let listing = match client.list_with_delimiter(prefix.as_ref()).await {
-            Ok(listing) => listing,
-            Err(error) => return Err(translate(&error, "list", bucket, key)),
-        };
+        let listing = self.listing(bucket, key).await?;
         let mut entries: Vec<Entry> = listing
             .objects
             .iter()
@@ -221,6 +215,101 @@ impl S3 {
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         entries.dedup_by(|a, b| a.name == b.name);
         Ok(entries)
+    }
+}
+
+/// What identifies an object's content without reading it: its ETag (S3 gives the same
+/// ETag to a server-side copy of a single-part object) and its length.
+fn stamp_of(meta: &object_store::ObjectMeta) -> Stat {
+    let tag = meta
+        .e_tag
+        .as_deref()
+        .map(|t| t.trim_matches('"').to_owned())
+        .unwrap_or_else(|| format!("modified {}", meta.last_modified.timestamp_micros()));
+    Stat {
+        size: meta.size,
+        stamp: format!("s3:{tag}:{}", meta.size),
+    }
+}
+
+impl S3 {
+    /// The object's length and stamp; `None` when it does not exist.
+    pub(crate) async fn stat(&self, bucket: &str, key: &str) -> Result<Option<Stat>, StorageError> {
+        let path = object_path(bucket, key, "inspect", false)?;
+        let client = self.client(bucket)?;
+        match client.head(&path).await {
+            Ok(meta) => Ok(Some(stamp_of(&meta))),
+            Err(error) => not_found_or(error, "inspect", bucket, key),
+        }
+    }
+
+    /// The objects directly under a prefix with their stamps, and the sub-folders (common
+    /// prefixes), both sorted by name.
+    pub(crate) async fn list_stats(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(Vec<(String, Stat)>, Vec<String>), StorageError> {
+        let listing = self.listing(bucket, key).await?;
+        let mut files: Vec<(String, Stat)> = listing
+            .objects
+            .iter()
+            .filter_map(|object| {
+                let name = object.location.filename().filter(|n| !n.is_empty())?;
+                Some((name.to_owned(), stamp_of(object)))
+            })
+            .collect();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files.dedup_by(|a, b| a.0 == b.0);
+        let mut folders: Vec<String> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_owned))
+            .collect();
+        folders.sort();
+        folders.dedup();
+        Ok((files, folders))
+    }
+
+    /// One listing of the objects and common prefixes directly under `key`.
+    async fn listing(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<object_store::ListResult, StorageError> {
+        let prefix = object_path(bucket, key, "list", true)?;
+        let prefix = (!prefix.as_ref().is_empty()).then_some(prefix);
+        let client = self.client(bucket)?;
+        client
+            .list_with_delimiter(prefix.as_ref())
+            .await
+            .map_err(|error| translate(&error, "list", bucket, key))
+    }
+
+    /// A server-side copy within one bucket (no bytes pass through this process).
+    pub(crate) async fn copy(
+        &self,
+        bucket: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<(), StorageError> {
+        let source = object_path(bucket, from, "copy", false)?;
+        let target = object_path(bucket, to, "write", false)?;
+        let client = self.client(bucket)?;
+        client
+            .copy(&source, &target)
+            .await
+            .map_err(|error| translate(&error, "copy", bucket, from))
+    }
+
+    /// Deletes an object; a missing one is no error.
+    pub(crate) async fn delete(&self, bucket: &str, key: &str) -> Result<(), StorageError> {
+        let path = object_path(bucket, key, "delete", false)?;
+        let client = self.client(bucket)?;
+        match client.delete(&path).await {
+            Ok(()) => Ok(()),
+            Err(error) => not_found_or::<()>(error, "delete", bucket, key).map(|_| ()),
+        }
     }
 }
 

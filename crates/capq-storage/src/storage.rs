@@ -25,6 +25,17 @@ pub struct Entry {
     pub modified: Option<std::time::SystemTime>,
 }
 
+/// A file's length and *stamp*: a text that changes whenever its content may have changed,
+/// read without reading the file (a local file's device, inode, length and modification time;
+/// an S3 object's ETag and length). Two locations with equal stamps hold the same bytes (a
+/// hard link, a server-side copy); different stamps say nothing either way. Run manifests keep
+/// stamps so that checking a year of outputs needs one listing, not a year of reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    pub size: u64,
+    pub stamp: String,
+}
+
 /// Reads and writes locations on local disk, S3 and HTTP(S) (read-only).
 #[derive(Debug, Clone)]
 pub struct Storage {
@@ -142,6 +153,68 @@ impl Storage {
         }
     }
 
+    /// The length and stamp of the file at `location` (see [`Stat`]); `None` when it does not
+    /// exist. HTTP(S) locations have no stamps.
+    pub async fn stat(&self, location: &Location) -> Result<Option<Stat>, StorageError> {
+        match location {
+            Location::Path(path) => local::stat(path).await,
+            Location::S3 { bucket, key } => self.inner.s3.stat(bucket, key).await,
+            Location::Http(url) => Err(no_stamps(url)),
+        }
+    }
+
+    /// The files directly inside `folder` with their stamps, and its sub-folders' names, both
+    /// sorted. A missing folder lists as empty. One request on S3.
+    pub async fn list_stats(
+        &self,
+        folder: &Location,
+    ) -> Result<(Vec<(String, Stat)>, Vec<String>), StorageError> {
+        match folder {
+            Location::Path(path) => local::list_stats(path).await,
+            Location::S3 { bucket, key } => self.inner.s3.list_stats(bucket, key).await,
+            Location::Http(url) => Err(no_stamps(url)),
+        }
+    }
+
+    /// Makes `to` hold the bytes of `from` without passing them through this process where the
+    /// backend can: a hard link on local disk (atomically replacing `to`, which then shares
+    /// `from`'s stamp), a server-side copy within an S3 bucket. Anything else is a read and a
+    /// [`put`](Storage::put). `to` must be an allowed output, as for `put`.
+    pub async fn copy(&self, from: &Location, to: &Location) -> Result<(), StorageError> {
+        self.check_output(to)?;
+        match (from, to) {
+            (Location::Path(from), Location::Path(to)) => local::copy(from, to).await,
+            (
+                Location::S3 { bucket, key: from },
+                Location::S3 {
+                    bucket: to_bucket,
+                    key: to,
+                },
+            ) if bucket == to_bucket => self.inner.s3.copy(bucket, from, to).await,
+            _ => match self.get(from).await? {
+                Some(bytes) => self.put(to, bytes).await,
+                None => Err(StorageError::Io {
+                    action: "copy",
+                    location: from.to_string(),
+                    cause: std::io::ErrorKind::NotFound.into(),
+                }),
+            },
+        }
+    }
+
+    /// Deletes the file at `location`; a missing file is no error. `location` must be an
+    /// allowed output.
+    pub async fn delete(&self, location: &Location) -> Result<(), StorageError> {
+        self.check_output(location)?;
+        match location {
+            Location::Path(path) => local::delete(path).await,
+            Location::S3 { bucket, key } => self.inner.s3.delete(bucket, key).await,
+            Location::Http(url) => Err(StorageError::ReadOnly {
+                location: url.to_string(),
+            }),
+        }
+    }
+
     /// Like [`Storage::list`], with each file's size and modification time where the backend
     /// tells them in its listing (local folders and S3 do; HTTP folders do not). One request
     /// per folder on S3, never one per file.
@@ -159,5 +232,15 @@ impl Storage {
                 })
                 .collect()),
         }
+    }
+}
+
+fn no_stamps(url: &url::Url) -> StorageError {
+    StorageError::Remote {
+        action: "inspect",
+        location: url.to_string(),
+        detail: "http(s) folders tell no file stamps; use a local folder or s3://".to_owned(),
+        status: None,
+        transient: false,
     }
 }

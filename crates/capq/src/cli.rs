@@ -30,8 +30,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Process many days on this machine, with no servers.
+    /// Process many days on this machine, with no servers; skips days that are up to date.
     Run(RunArgs),
+    /// Print what `capq run` would do with the same arguments, and why, without doing it.
+    Plan(RunArgs),
+    /// List the runs recorded in an output folder.
+    Runs(RunsArgs),
     /// Process one day and print its diagnostics on stderr.
     Process(ProcessArgs),
     /// Check that two processed-day CSVs are equivalent (same rows; decimals within 1e-9).
@@ -81,12 +85,8 @@ pub struct DiffArgs {
     /// Exit 1 when anything differs, 0 when nothing does (errors exit 2), as `git diff` does
     #[arg(long)]
     pub exit_code: bool,
-    /// On-time window by name: tcqsm (-60..300, the default), transitclock, capmetro, wmata
-    #[arg(long, value_name = "NAME", conflicts_with = "window")]
-    pub profile: Option<String>,
-    /// Custom on-time window `E,L` in seconds, both inclusive (`none` for no bound on a side)
-    #[arg(long, value_name = "E,L", allow_hyphen_values = true)]
-    pub window: Option<String>,
+    #[command(flatten)]
+    pub window: WindowArgs,
     /// Only these days: `2016-11-24`, `2016-11-24..2016-11-27`, or a comma-separated list
     #[arg(long, value_name = "SPEC")]
     pub days: Option<String>,
@@ -119,14 +119,8 @@ pub struct AggregateArgs {
     /// Days whose processing failed: listed as failed in summary.json, never counted
     #[arg(long, value_name = "SPEC")]
     pub failed_days: Option<String>,
-    /// On-time window by name: tcqsm (-60..300, the default), transitclock (-60..240),
-    /// capmetro (no early bound..300), wmata (-120..420)
-    #[arg(long, value_name = "NAME", conflicts_with = "window")]
-    pub profile: Option<String>,
-    /// Custom on-time window `E,L` in seconds, both inclusive, such as `--window=-120,420`
-    /// (`none` for no bound on a side)
-    #[arg(long, value_name = "E,L", allow_hyphen_values = true)]
-    pub window: Option<String>,
+    #[command(flatten)]
+    pub window: WindowArgs,
     /// Print summary.json on stdout instead of the headline
     #[arg(long)]
     pub json: bool,
@@ -139,6 +133,29 @@ pub struct AggregateArgs {
     /// Threads that fetch and parse days [default: all cores; 8 or more for remote input]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+}
+
+/// The on-time window of an aggregate.
+#[derive(Debug, Args, Clone, Default)]
+pub struct WindowArgs {
+    /// On-time window by name: tcqsm (-60..300, the default), transitclock (-60..240),
+    /// capmetro (no early bound..300), wmata (-120..420)
+    #[arg(long, value_name = "NAME", conflicts_with = "window")]
+    pub profile: Option<String>,
+    /// Custom on-time window `E,L` in seconds, both inclusive, such as `--window=-120,420`
+    /// (`none` for no bound on a side)
+    #[arg(long, value_name = "E,L", allow_hyphen_values = true)]
+    pub window: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// The output folder whose runs to list: a path, `file://` or `s3://` URL
+    #[arg(long, value_name = "DIR|URL", default_value = "out")]
+    pub output: String,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -283,9 +300,20 @@ pub struct EnqueueArgs {
     /// Days: `2016-11-24`, `2016-11-24..2016-11-27`, or a comma-separated list of those
     #[arg(long, value_name = "SPEC")]
     pub days: String,
-    /// Output URL prefix; each day is written to `<PREFIX><DAY>_processed.csv`
-    #[arg(long, value_name = "URL_PREFIX")]
+    /// Output folder (`s3://bucket/prefix/` or a folder the workers can write); each day is
+    /// written to `<OUTPUT>/<DAY>_processed.csv`, and the batch's manifest under `.capq/runs/`
+    #[arg(long, value_name = "URL")]
     pub output: String,
+    /// The data the workers read (`s3://…`, `http(s)://…` or a folder): with it, days whose
+    /// outputs are up to date are not enqueued
+    #[arg(long, value_name = "DIR|URL")]
+    pub data: Option<String>,
+    /// A processor parameter, `KEY=VALUE`; repeat for several [default: every default]
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Enqueue every day, even those whose outputs are up to date
+    #[arg(long)]
+    pub force: bool,
     /// Queue to put the jobs on
     #[arg(long, default_value = "default", env = "CAPQ_QUEUE")]
     pub queue: String,
@@ -382,12 +410,24 @@ pub struct RunArgs {
     /// [default: every day in the data folder]
     #[arg(long, value_name = "SPEC")]
     pub days: Option<String>,
-    /// Folder for `<DAY>_processed.csv` files: a path or a `file://` URL
-    #[arg(long, value_name = "DIR", default_value = "out")]
+    /// Folder for `<DAY>_processed.csv` files, the run's records and its aggregate: a path, a
+    /// `file://` or an `s3://` URL
+    #[arg(long, value_name = "DIR|URL", default_value = "out")]
     pub output: String,
     /// Worker threads [default: all cores]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// A processor parameter, `KEY=VALUE`; repeat for several [default: every default]
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Process every day, even those whose outputs are up to date
+    #[arg(long)]
+    pub force: bool,
+    /// Do not end with the aggregate of the run's days (`<OUTPUT>/aggregate/`)
+    #[arg(long)]
+    pub no_aggregate: bool,
+    #[command(flatten)]
+    pub window: WindowArgs,
     /// Print the summary as JSON on stdout instead of a table
     #[arg(long)]
     pub json: bool,
@@ -401,9 +441,13 @@ pub struct ProcessArgs {
     /// The day to process
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub day: String,
-    /// Output CSV: a path, a `file://` or `s3://` URL, or `-` for stdout
+    /// Output CSV: a path, a `file://` or `s3://` URL, or `-` for stdout; a `*.csv` file gets
+    /// its aggregate partial beside it (`*.partial`)
     #[arg(long, value_name = "FILE|URL")]
     pub output: String,
+    /// A processor parameter, `KEY=VALUE`; repeat for several [default: every default]
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -40,6 +40,8 @@ fn main() -> ExitCode {
     });
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Plan(args) => commands::plan::run(args),
+        Command::Runs(args) => commands::runs::run(args),
         Command::Process(args) => commands::process::run(args),
         Command::Compare(args) => commands::compare::run(args),
         Command::Bench(cli::BenchCommand::Processor(args)) => commands::bench::run(args),

@@ -33,6 +33,40 @@ pub fn grouped(n: usize) -> String {
     out
 }
 
+/// Writes `rows` (the first is the header) as columns padded to their widest cell, two spaces
+/// apart; columns for which `right(column)` holds are right-aligned (numbers), the others left.
+/// The last column is never padded, and lines carry no trailing spaces.
+pub fn write_columns(
+    out: &mut impl std::io::Write,
+    rows: &[Vec<String>],
+    right: impl Fn(usize) -> bool,
+) -> std::io::Result<()> {
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |cell| cell.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let width = widths.get(c).copied().unwrap_or(0);
+            if c + 1 == columns {
+                line.push_str(cell);
+            } else if right(c) {
+                line.push_str(&format!("{cell:>width$}  "));
+            } else {
+                line.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
 /// True for the characters that must not reach a terminal or a log raw: the C0 and C1 controls
 /// (newlines, ESC, …), DEL, the Unicode line and paragraph separators, and the bidirectional
 /// controls (which reorder what a reader sees).

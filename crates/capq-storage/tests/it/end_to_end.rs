@@ -2,7 +2,9 @@
 //! processed from the local fixture folder.
 
 use capmetrics::{Catalog, DataSource, Date, LocalDir};
-use capq_storage::{Location, RemoteDir, Storage, StorageError, data_source};
+use capq_storage::{
+    DayInputs, HashingSource, Location, RemoteDir, Storage, StorageError, data_source,
+};
 use tokio::runtime::Handle;
 
 use crate::{HttpServer, files_under, fixture_data, s3_with_bucket};
@@ -18,7 +20,7 @@ fn local_csv() -> Vec<u8> {
 }
 
 /// Processes the day from `source` on a blocking thread, as a worker does.
-async fn process(source: Box<dyn DataSource>) -> capmetrics::DayOutput {
+async fn process(source: impl DataSource + 'static) -> capmetrics::DayOutput {
     tokio::task::spawn_blocking(move || {
         let day: Date = DAY.parse().unwrap();
         Catalog::new(source).process(day)
@@ -26,6 +28,18 @@ async fn process(source: Box<dyn DataSource>) -> capmetrics::DayOutput {
     .await
     .unwrap()
     .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The day's inputs with their hashes, as `source` read them while processing the day.
+async fn inputs(source: HashingSource) -> DayInputs {
+    tokio::task::spawn_blocking(move || {
+        let day: Date = DAY.parse().unwrap();
+        let catalog = Catalog::new(source);
+        let output = catalog.process(day).unwrap();
+        catalog.source().inputs_of(&output.files).unwrap()
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,7 +55,7 @@ async fn a_day_from_s3_matches_the_local_day() {
     let root = Location::parse("s3://capq-data/fixture").unwrap();
     let remote = RemoteDir::new(storage.clone(), root, Handle::current());
     assert_eq!(remote.location(), "s3://capq-data/fixture");
-    let output = process(Box::new(remote)).await;
+    let output = process(remote).await;
     assert!(!output.csv.is_empty());
     assert_eq!(output.csv, local_csv());
     assert_eq!(
@@ -50,9 +64,30 @@ async fn a_day_from_s3_matches_the_local_day() {
     );
     assert_eq!(output.files.stops, "stops_20160821_20170121.csv.gz");
 
-    // The same through `data_source`, which a worker's `--data` flag goes through.
+    // The same through `data_source`, which a worker's `--data` flag goes through; it hashes
+    // the bytes it read, and they are the local files' bytes.
     let source = data_source("s3://capq-data/fixture/", &storage, Handle::current()).unwrap();
     assert_eq!(process(source).await.csv, local_csv());
+    let source = data_source("s3://capq-data/fixture/", &storage, Handle::current()).unwrap();
+    let local = data_source(
+        fixture_data().to_str().unwrap(),
+        &storage,
+        Handle::current(),
+    )
+    .unwrap();
+    let (remote, local) = (inputs(source).await, inputs(local).await);
+    assert_eq!(remote, local);
+    assert_eq!(remote.positions.name, "2016-11-25.csv");
+    // Planning from S3 reads the same files and hashes: a batch planned from S3 matches what
+    // its workers record.
+    let source = data_source("s3://capq-data/fixture/", &storage, Handle::current()).unwrap();
+    let planned = tokio::task::spawn_blocking(move || {
+        let listing = source.listing().unwrap();
+        source.plan(&listing, DAY.parse().unwrap()).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(planned, Some(local));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

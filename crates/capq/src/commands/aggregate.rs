@@ -20,11 +20,11 @@ use capq_core::stored_aggregate::aggregate_stored;
 use capq_storage::{Location, Storage};
 
 use super::runtime;
-use crate::cli::AggregateArgs;
+use crate::cli::{AggregateArgs, WindowArgs};
 use crate::exit::{self, UserError};
 
 pub fn run(args: AggregateArgs) -> anyhow::Result<u8> {
-    let window = window_choice(args.profile.as_deref(), args.window.as_deref())?;
+    let window = window_choice(&args.window)?;
     let spec = |flag: &str, text: &Option<String>| -> anyhow::Result<Option<Vec<Date>>> {
         text.as_deref()
             .map(|t| parse_day_spec(t).map_err(|e| UserError(format!("{flag}: {e}")).into()))
@@ -119,8 +119,8 @@ pub fn run(args: AggregateArgs) -> anyhow::Result<u8> {
 }
 
 /// `--profile` or `--window` (clap refuses both), else the default profile.
-pub fn window_choice(profile: Option<&str>, window: Option<&str>) -> anyhow::Result<WindowChoice> {
-    Ok(match (profile, window) {
+pub fn window_choice(args: &WindowArgs) -> anyhow::Result<WindowChoice> {
+    Ok(match (args.profile.as_deref(), args.window.as_deref()) {
         (Some(_), Some(_)) => {
             anyhow::bail!(UserError("give --profile or --window, not both".into()))
         }
@@ -158,8 +158,27 @@ pub fn aggregate_location(
     )
 }
 
+/// Stores an aggregate folder (`capq_core::stored_aggregate::store_aggregate`), `summary.json`
+/// last.
+pub fn store_aggregate(
+    runtime: &tokio::runtime::Runtime,
+    storage: &Storage,
+    output: &Location,
+    aggregate: &capq_aggregate::Aggregate,
+    report_html: Option<&str>,
+) -> anyhow::Result<()> {
+    capq_core::stored_aggregate::store_aggregate(
+        runtime.handle(),
+        storage,
+        output,
+        aggregate,
+        report_html,
+    )?;
+    Ok(())
+}
+
 /// The terminal view of `summary.json`.
-fn write_headline(out: &mut impl Write, h: &Headline) -> std::io::Result<()> {
+pub fn write_headline(out: &mut impl Write, h: &Headline) -> std::io::Result<()> {
     let percent =
         |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{:.1} %", v * 100.0));
     let bound = |b: Option<i64>| b.map_or_else(|| "none".to_owned(), |v| v.to_string());
@@ -240,4 +259,112 @@ fn write_headline(out: &mut impl Write, h: &Headline) -> std::io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The headline of a stored `summary.json` (the one a run reuses instead of aggregating again);
+/// `None` when the file does not read as one.
+pub fn headline_from_summary(bytes: &[u8]) -> Option<Headline> {
+    use serde_json::Value;
+    let json: Value = serde_json::from_slice(bytes).ok()?;
+    let int = |v: &Value| v.as_i64();
+    let count = |v: &Value, key: &str| v.get(key).and_then(Value::as_u64);
+    let days = |v: &Value| -> Option<Vec<Date>> {
+        v.as_array()?
+            .iter()
+            .map(|d| d.as_str()?.parse().ok())
+            .collect()
+    };
+    let window = json.get("window")?.as_array()?;
+    let (d, r, s) = (json.get("days")?, json.get("rows")?, json.get("system")?);
+    let profile = match json.get("profile")? {
+        Value::Null => None,
+        name => Some(name.as_str()?.parse::<Profile>().ok()?),
+    };
+    let profiles = json
+        .get("profiles")?
+        .as_object()?
+        .iter()
+        .map(|(name, otp)| Some((name.parse::<Profile>().ok()?, otp.as_f64())))
+        .collect::<Option<Vec<_>>>()?;
+    let worst_routes = json
+        .get("worst_routes")?
+        .as_array()?
+        .iter()
+        .map(|w| {
+            let daytype = match w.get("daytype")?.as_str()? {
+                "weekday" => "weekday",
+                "saturday" => "saturday",
+                "sunday" => "sunday",
+                _ => return None,
+            };
+            Some(capq_aggregate::tables::WorstRoute {
+                route_id: w.get("route_id")?.as_i64()?,
+                direction: w.get("direction")?.as_str()?.to_owned(),
+                daytype,
+                otp: w.get("otp")?.as_f64()?,
+                used: w.get("used")?.as_u64()?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(Headline {
+        window: Window {
+            early: window.first().and_then(int),
+            late: window.get(1).and_then(int),
+        },
+        profile,
+        days: capq_aggregate::tables::DayCounts {
+            total: count(d, "total")?,
+            ok: count(d, "ok")?,
+            suspect: count(d, "suspect")?,
+            empty: count(d, "empty")?,
+        },
+        missing_days: days(json.get("missing_days")?)?,
+        failed_days: days(json.get("failed_days")?)?,
+        rows: capq_aggregate::tables::RowCounts {
+            total: count(r, "total")?,
+            far: count(r, "far")?,
+            outlier: count(r, "outlier")?,
+            used: count(r, "used")?,
+        },
+        system: capq_aggregate::tables::SystemFigures {
+            used: count(s, "used")?,
+            early: count(s, "early")?,
+            on_time: count(s, "on_time")?,
+            late: count(s, "late")?,
+            otp: s.get("otp").and_then(Value::as_f64),
+            otp_lo: s.get("otp_lo").and_then(Value::as_f64),
+            otp_hi: s.get("otp_hi").and_then(Value::as_f64),
+            p50: s.get("p50").and_then(int),
+            p90: s.get("p90").and_then(int),
+        },
+        profiles,
+        worst_routes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_reads_back_as_its_headline() {
+        let day = |d: &str| d.parse::<Date>().unwrap();
+        let partial = capq_aggregate::DayPartial::from_csv(
+            day("2016-11-25"),
+            "2016-11-25_processed.csv",
+            include_bytes!("../../../../testdata/capmetrics/fixture/expected/2016-11-25.csv"),
+        )
+        .unwrap();
+        let mut aggregator = capq_aggregate::Aggregator::new(WindowChoice::default());
+        aggregator.add(&partial).unwrap();
+        let lists = capq_aggregate::DayLists {
+            missing: vec![day("2016-11-26")],
+            failed: vec![day("2016-11-27")],
+        };
+        let aggregate = aggregator.finish(&lists);
+        let read = headline_from_summary(&aggregate.files.summary_json).unwrap();
+        assert_eq!(read, aggregate.headline);
+        assert_eq!(headline_from_summary(b"{}"), None);
+        assert_eq!(headline_from_summary(b"not json"), None);
+    }
 }

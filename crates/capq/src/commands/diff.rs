@@ -34,7 +34,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<u8> {
 }
 
 fn diff(args: DiffArgs) -> anyhow::Result<u8> {
-    let window = window_choice(args.profile.as_deref(), args.window.as_deref())?;
+    let window = window_choice(&args.window)?;
     let days = args
         .days
         .as_deref()

@@ -1,24 +1,43 @@
-//! `capq enqueue`: one `capq.process_day(day, output)` job per day, as one batch. Prints the
-//! job ids on stdout, one per line, in day order. With `--aggregate`, the batch ends with one
-//! `capq.aggregate` job that depends on every day (RQ's dependency keys, failures allowed),
-//! enqueued in the same transactions; its id is printed last.
+//! `capq enqueue`: one `capq.process_day(day, output, params=…, run=…)` job per day, as one
+//! batch, with the batch's run manifest written into the output folder first. Prints the ids of
+//! the jobs it enqueued on stdout, one per line, in day order. With `--aggregate`, the batch
+//! ends with one `capq.aggregate` job that depends on every day it enqueued (RQ's dependency
+//! keys, failures allowed), enqueued in the same transactions; its id is printed last.
+//!
+//! With `--data`, the batch is planned as `capq run` plans (each day's inputs hashed and compared
+//! with its latest record under the output folder): days whose outputs are up to date, and days
+//! without a positions file, are recorded in the manifest but not enqueued. `--force` enqueues
+//! every day.
 
-use capmetrics::parse_day_spec;
+use anyhow::Context;
+use capmetrics::{Date, parse_day_spec};
 use capq_core::job::backoff_intervals;
+use capq_core::layout::OutputFolder;
 use capq_core::payload::{Call, Serializer};
+use capq_core::runs::manifest::{BatchRecord, DayRecord, DayStatus, RunKind, RunManifest};
+use capq_core::runs::plan::inputs_record;
+use capq_core::runs::{self, Decision, ParamsRecord, PlannedDay, Planner};
 use capq_pickle::Value;
 use capq_redis::{Batch, NewJob};
+use capq_storage::{Location, Storage};
 use serde_json::json;
 
+use super::run::{parse_params, runs_error};
 use super::{connect, runtime};
 use crate::cli::EnqueueArgs;
 use crate::exit::{self, UserError};
 
 pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
     let days = parse_day_spec(&args.days).map_err(|e| UserError(format!("--days: {e}")))?;
-    if let Err(e) = capq_storage::Location::parse(&format!("{}x", args.output)) {
-        anyhow::bail!(UserError(format!("--output: {e}")));
-    }
+    let output = match Location::parse(&args.output) {
+        Ok(Location::Http(url)) => anyhow::bail!(UserError(format!(
+            "--output: http(s) locations are read-only ({url}); use s3:// or a folder"
+        ))),
+        Ok(location) => location,
+        Err(e) => anyhow::bail!(UserError(format!("--output: {e}"))),
+    };
+    let folder = OutputFolder::new(output);
+    let params = parse_params(&args.params)?;
     if args.timeout == 0 || args.timeout < -1 {
         anyhow::bail!(UserError(
             "--timeout must be a positive number of seconds, or -1 for none".into()
@@ -37,6 +56,15 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
             args.output
         )));
     }
+    let runtime = runtime()?;
+    let storage = Storage::from_env().context("configuring storage")?;
+    let started = std::time::SystemTime::now();
+    let planned = match &args.data {
+        Some(data) => plan(
+            &runtime, &storage, &folder, data, &days, &params, args.force,
+        )?,
+        None => unplanned(&days),
+    };
     let mut batch = Batch::new(args.days.clone(), args.queue.clone(), args.output.clone());
     let retries = (args.retries > 0).then(|| {
         (
@@ -44,36 +72,55 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
             backoff_intervals(args.retries, args.retry_interval),
         )
     });
-    let jobs: Vec<NewJob> = days
-        .iter()
-        .map(|day| {
-            let output = format!("{}{day}_processed.csv", args.output);
-            let call = Call {
-                func: "capq.process_day".into(),
-                args: vec![Value::Str(day.to_string()), Value::Str(output)],
-                kwargs: vec![],
-                serializer: Serializer::Pickle,
-            };
-            NewJob {
-                timeout: args.timeout,
-                result_ttl: args.result_ttl,
-                failure_ttl: args.failure_ttl,
-                retries: retries.clone(),
-                meta: vec![
-                    ("capq_batch".into(), Value::Str(batch.id.clone())),
-                    ("day".into(), Value::Str(day.to_string())),
-                ],
-                day: Some(day.to_string()),
-                ..NewJob::new(args.queue.clone(), call)
+    let mut jobs: Vec<(Date, NewJob)> = Vec::new();
+    let mut records = Vec::new();
+    for day in &planned {
+        match day.decision {
+            Decision::Process(_) => {
+                let call = Call {
+                    func: "capq.process_day".into(),
+                    args: vec![
+                        Value::Str(day.day.to_string()),
+                        Value::Str(folder.output(day.day).to_string()),
+                    ],
+                    kwargs: vec![
+                        ("params".into(), Value::Str(params.canonical())),
+                        ("run".into(), Value::Str(batch.id.clone())),
+                    ],
+                    serializer: Serializer::Pickle,
+                };
+                let job = NewJob {
+                    timeout: args.timeout,
+                    result_ttl: args.result_ttl,
+                    failure_ttl: args.failure_ttl,
+                    retries: retries.clone(),
+                    meta: vec![
+                        ("capq_batch".into(), Value::Str(batch.id.clone())),
+                        ("day".into(), Value::Str(day.day.to_string())),
+                    ],
+                    day: Some(day.day.to_string()),
+                    ..NewJob::new(args.queue.clone(), call)
+                };
+                let mut record = DayRecord::bare(day.day, DayStatus::Planned);
+                record.reason = match &args.data {
+                    Some(_) => day.reason(),
+                    None => args.force.then_some(runs::Reason::Forced),
+                };
+                record.inputs = inputs_record(day.inputs.as_ref());
+                record.job = Some(job.id.clone());
+                records.push(record);
+                jobs.push((day.day, job));
             }
-        })
-        .collect();
+            Decision::UpToDate => records.extend(day.carried()),
+            Decision::Missing => records.push(DayRecord::bare(day.day, DayStatus::Missing)),
+        }
+    }
     let last = args.aggregate.then(|| {
-        let folder = format!("{}aggregate/", args.output);
-        batch.aggregate = Some(folder.clone());
+        let aggregate = format!("{}aggregate/", args.output);
+        batch.aggregate = Some(aggregate.clone());
         let call = Call {
             func: capq_core::tasks::aggregate::NAME.into(),
-            args: vec![Value::Str(args.output.clone()), Value::Str(folder)],
+            args: vec![Value::Str(args.output.clone()), Value::Str(aggregate)],
             kwargs: vec![("days".into(), Value::Str(args.days.clone()))],
             serializer: Serializer::Pickle,
         };
@@ -91,39 +138,165 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
             ..NewJob::new(args.queue.clone(), call)
         }
     });
-    runtime()?.block_on(async {
-        let redis = connect(&args.redis.url).await?;
-        let ids = redis
-            .enqueue_with_last(&jobs, Some(&batch), last.as_ref())
-            .await?;
-        if args.json {
-            let jobs: Vec<_> = days
+    let manifest = RunManifest {
+        format: runs::manifest::FORMAT.to_owned(),
+        version: runs::manifest::VERSION,
+        id: batch.id.clone(),
+        kind: RunKind::Batch,
+        started: runs::timestamp(started),
+        finished: None,
+        capq_version: env!("CARGO_PKG_VERSION").to_owned(),
+        processor: runs::processor_fingerprint().to_owned(),
+        aggregate_code: runs::AGGREGATE_FINGERPRINT.to_owned(),
+        params: ParamsRecord::of(&params),
+        data: args.data.clone(),
+        output: args.output.clone(),
+        days_spec: Some(args.days.clone()),
+        batch: Some(BatchRecord {
+            queue: args.queue.clone(),
+            jobs: jobs
                 .iter()
-                .zip(&ids)
-                .map(|(day, id)| json!({"day": day.to_string(), "id": id}))
-                .collect();
-            let mut printed = json!({"batch": batch.id, "queue": args.queue, "jobs": jobs});
-            if let Some(last) = &last {
-                printed["aggregate"] = json!({"id": last.id, "output": batch.aggregate});
-            }
-            println!("{printed}");
-        } else {
-            for id in &ids {
-                println!("{id}");
-            }
+                .map(|(day, job)| (day.to_string(), job.id.clone()))
+                .collect(),
+        }),
+        days: records,
+        aggregate: None,
+    };
+    // The manifest first: a worker's day record never lands in a batch nobody recorded.
+    runtime
+        .block_on(runs::records::write_manifest(&storage, &folder, &manifest))
+        .with_context(|| {
+            format!(
+                "recording batch {} in {} (the enqueue writes the batch's manifest there, so \
+                 it needs write access to the output, with the AWS_* settings the workers use)",
+                batch.id,
+                folder.root()
+            )
+        })?;
+
+    let new_jobs: Vec<NewJob> = jobs.iter().map(|(_, job)| job.clone()).collect();
+    let enqueued = runtime.block_on(async {
+        let redis = connect(&args.redis.url).await?;
+        if new_jobs.is_empty() && last.is_none() {
+            return Ok(Vec::new());
         }
-        eprintln!(
-            "enqueued {} on queue {} as batch {}",
-            crate::text::count(jobs.len() as u64, "job"),
-            args.queue,
-            batch.id
+        redis
+            .enqueue_with_last(&new_jobs, Some(&batch), last.as_ref())
+            .await
+            .map_err(anyhow::Error::from)
+    });
+    let ids = match enqueued {
+        Ok(ids) => ids,
+        Err(e) => {
+            // Nothing was enqueued: the manifest would describe a batch that never ran.
+            let location = folder.manifest(&batch.id);
+            if let Err(deleted) = runtime.block_on(storage.delete(&location)) {
+                tracing::warn!("could not remove {location}: {deleted}");
+            }
+            return Err(e);
+        }
+    };
+    let skipped = |what: fn(&Decision) -> bool| -> Vec<String> {
+        planned
+            .iter()
+            .filter(|d| what(&d.decision))
+            .map(|d| d.day.to_string())
+            .collect()
+    };
+    let up_to_date = skipped(|d| matches!(d, Decision::UpToDate));
+    let missing = skipped(|d| matches!(d, Decision::Missing));
+    if args.json {
+        let jobs: Vec<_> = jobs
+            .iter()
+            .zip(&ids)
+            .map(|((day, _), id)| json!({"day": day.to_string(), "id": id}))
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "batch": batch.id,
+                "queue": args.queue,
+                "jobs": jobs,
+                "up_to_date": up_to_date,
+                "missing": missing,
+                "aggregate": last.as_ref().map(|last| json!({"id": last.id, "output": batch.aggregate})),
+            })
         );
-        if let (Some(last), Some(folder)) = (&last, &batch.aggregate) {
-            eprintln!(
-                "and its aggregate job {}, deferred until every day has ended; it writes {folder}",
-                last.id
-            );
+    } else {
+        for id in &ids {
+            println!("{id}");
         }
-        Ok(exit::SUCCESS)
-    })
+    }
+    let mut note = String::new();
+    if !up_to_date.is_empty() {
+        note.push_str(&format!(
+            "; {} up to date",
+            crate::text::count(up_to_date.len() as u64, "day")
+        ));
+    }
+    if !missing.is_empty() {
+        note.push_str(&format!(
+            "; {} without positions",
+            crate::text::count(missing.len() as u64, "day")
+        ));
+    }
+    eprintln!(
+        "enqueued {} on queue {} as batch {}{note}",
+        crate::text::count(new_jobs.len() as u64, "job"),
+        args.queue,
+        batch.id
+    );
+    if let (Some(last), Some(aggregate)) = (&last, &batch.aggregate) {
+        eprintln!(
+            "and its aggregate job {}, deferred until every day has ended; it writes {aggregate}",
+            last.id
+        );
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// Without `--data`, every day is enqueued: nothing is known of its inputs, so no reason is
+/// recorded (unless `--force` was given).
+fn unplanned(days: &[Date]) -> Vec<PlannedDay> {
+    let mut seen = std::collections::HashSet::new();
+    days.iter()
+        .filter(|day| seen.insert(**day))
+        .map(|&day| PlannedDay {
+            day,
+            decision: Decision::Process(runs::Reason::Forced),
+            latest: None,
+            inputs: None,
+            problem: None,
+            fresh_stat: None,
+        })
+        .collect()
+}
+
+/// Plans the batch against the data the workers will read.
+fn plan(
+    runtime: &tokio::runtime::Runtime,
+    storage: &Storage,
+    folder: &OutputFolder,
+    data: &str,
+    days: &[Date],
+    params: &capmetrics::Params,
+    force: bool,
+) -> anyhow::Result<Vec<PlannedDay>> {
+    let source = capq_storage::data_source(data, storage, runtime.handle().clone())
+        .map_err(|e| UserError(format!("--data: {e}")))?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let remote = Location::parse(data).is_ok_and(|l| l.is_remote());
+    let planner = Planner {
+        source: &source,
+        storage,
+        runtime: runtime.handle(),
+        folder,
+        params,
+        processor: runs::processor_fingerprint(),
+        force,
+        threads: if remote { cores.max(8) } else { cores },
+    };
+    planner
+        .plan(days)
+        .map_err(|e| runs_error(e, "planning the batch"))
 }

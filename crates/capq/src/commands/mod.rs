@@ -11,9 +11,11 @@ pub mod empty;
 pub mod enqueue;
 pub mod failed;
 pub mod info;
+pub mod plan;
 pub mod process;
 pub mod resume;
 pub mod run;
+pub mod runs;
 pub mod stop;
 pub mod suspend;
 pub mod worker;
@@ -69,14 +71,4 @@ pub async fn connect(url: &str) -> anyhow::Result<capq_redis::Redis> {
 pub fn parse_day(text: &str) -> anyhow::Result<Date> {
     text.parse::<Date>()
         .map_err(|e| UserError(format!("--day: {e}")).into())
-}
-
-/// Adds the day to an error's message unless the message already names it.
-pub fn with_day(day: Date, error: capmetrics::Error) -> anyhow::Error {
-    let day = day.to_string();
-    if error.to_string().contains(&day) {
-        error.into()
-    } else {
-        anyhow::Error::new(error).context(day)
-    }
 }

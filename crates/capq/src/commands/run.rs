@@ -1,4 +1,12 @@
-//! `capq run`: many days on this machine's cores, with a progress bar and a summary table.
+//! `capq run`: many days on this machine's cores, incrementally, with a progress bar, a summary
+//! table and the aggregate of the run's days.
+//!
+//! The run is planned first (`capq_core::runs::Planner`: each day's inputs hashed and compared
+//! with its latest record), then the days to process go through the day pipeline on worker
+//! threads (`capq_core::LocalRun`) into the output folder (local or S3), keeping every earlier
+//! version of a day. The aggregate is computed from the partials the run built (and the stored
+//! ones of up-to-date days), or reused when nothing it depends on changed; the run's manifest
+//! is written last.
 //!
 //! Days finish in any order on the worker threads. The bar advances as each one ends, but the
 //! plain progress lines (not on a terminal) come out in day order, buffering days that finish
@@ -6,43 +14,148 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use capmetrics::{Catalog, Date, DropReason, LocalDir, parse_day_spec};
-use capq_core::{DayOutcome as Outcome, DayReport, LocalRun, RunReport};
-use capq_storage::Location;
+use capmetrics::{Catalog, Date, DropReason, LocalDir, Params, parse_day_spec};
+use capq_aggregate::{Headline, WindowChoice};
+use capq_core::layout::{OutputFolder, hash_hex};
+use capq_core::pipeline::DataCatalog;
+use capq_core::runs::manifest::{RunKind, RunManifest};
+use capq_core::runs::{
+    self, AggregateRecord, Decision, ParamsRecord, PlannedDay, Planner, RunsError,
+};
+use capq_core::{DayOutcome as Outcome, DayReport, LocalRun, Pipeline, RunReport};
+use capq_storage::{HashingSource, Location, Storage};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::data_dir;
+use super::aggregate::{headline_from_summary, store_aggregate, window_choice, write_headline};
+use super::{data_dir, runtime};
 use crate::cli::RunArgs;
 use crate::exit::{self, UserError};
 
-pub fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let output_dir = output_folder(&args.output)?;
-    let data = data_dir(args.data)?;
-    let days = match &args.days {
-        Some(spec) => parse_day_spec(spec).map_err(|e| UserError(format!("--days: {e}")))?,
-        None => days_in(&data)?,
-    };
-    let workers = match args.workers {
-        Some(0) => anyhow::bail!(UserError("--workers must be at least 1".into())),
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, usize::from),
-    };
-    let plan = LocalRun {
-        days,
-        output_dir,
-        workers,
-    };
-    let catalog = Catalog::new(LocalDir::new(&data));
+/// Everything `capq run` and `capq plan` set up from their arguments.
+pub struct Setup {
+    pub runtime: tokio::runtime::Runtime,
+    pub storage: Storage,
+    pub catalog: DataCatalog,
+    pub data: PathBuf,
+    /// `--output` as given.
+    pub output_text: String,
+    pub folder: OutputFolder,
+    pub days: Vec<Date>,
+    pub params: Params,
+    pub workers: usize,
+    pub window: WindowChoice,
+}
 
-    let total = plan.days.len();
+impl Setup {
+    /// Checks every argument before any work, so a bad one fails fast with exit code 1.
+    pub fn new(args: &RunArgs) -> anyhow::Result<Setup> {
+        let output = output_folder(&args.output)?;
+        let params = parse_params(&args.params)?;
+        let window = window_choice(&args.window)?;
+        let data = data_dir(args.data.clone())?;
+        let catalog = Catalog::new(HashingSource::local(LocalDir::new(&data)));
+        let days = match &args.days {
+            Some(spec) => parse_day_spec(spec).map_err(|e| UserError(format!("--days: {e}")))?,
+            None => {
+                let days = catalog
+                    .source()
+                    .listing()
+                    .map_err(|e| UserError(e.to_string()))?
+                    .days();
+                if days.is_empty() {
+                    anyhow::bail!(UserError(format!(
+                        "no YYYY-MM-DD.csv[.gz] files in {}",
+                        data.join("vehicle_positions").display()
+                    )));
+                }
+                days
+            }
+        };
+        let workers = match args.workers {
+            Some(0) => anyhow::bail!(UserError("--workers must be at least 1".into())),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        Ok(Setup {
+            runtime: runtime()?,
+            storage: Storage::from_env().context("configuring storage")?,
+            catalog,
+            data,
+            output_text: args.output.clone(),
+            folder: OutputFolder::new(output),
+            days,
+            params,
+            workers,
+            window,
+        })
+    }
+
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            catalog: &self.catalog,
+            storage: &self.storage,
+            runtime: self.runtime.handle(),
+        }
+    }
+
+    /// What each day needs, and why.
+    pub fn plan(&self, force: bool) -> anyhow::Result<Vec<PlannedDay>> {
+        let planner = Planner {
+            source: self.catalog.source(),
+            storage: &self.storage,
+            runtime: self.runtime.handle(),
+            folder: &self.folder,
+            params: &self.params,
+            processor: runs::processor_fingerprint(),
+            force,
+            threads: self.workers,
+        };
+        planner
+            .plan(&self.days)
+            .map_err(|e| runs_error(e, "planning the run"))
+    }
+}
+
+/// A runs error for the CLI: input errors exit 1.
+pub fn runs_error(error: RunsError, doing: &str) -> anyhow::Error {
+    if error.is_input_error() {
+        UserError(format!("{doing}: {error}")).into()
+    } else {
+        anyhow::Error::new(error).context(doing.to_owned())
+    }
+}
+
+/// `--param KEY=VALUE`s, each checked, on top of the defaults.
+pub fn parse_params(assignments: &[String]) -> anyhow::Result<Params> {
+    Params::from_assignments(assignments).map_err(|e| UserError(format!("--param: {e}")).into())
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let setup = Setup::new(&args)?;
+    let started = SystemTime::now();
+    let clock = std::time::Instant::now();
+    let planned = setup.plan(args.force)?;
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "planned");
+    let local = LocalRun {
+        run_id: runs::new_run_id(),
+        days: planned,
+        folder: setup.folder.clone(),
+        params: setup.params,
+        workers: setup.workers,
+        aggregate: (!args.no_aggregate).then_some(setup.window),
+    };
+    let pipeline = setup.pipeline();
+
+    let total = local.days.len();
     let bar = (!args.json && std::io::stderr().is_terminal()).then(|| progress_bar(total));
-    let mut lines = InOrder::new(&plan.days);
-    let report = plan.run(&catalog, |day| match &bar {
+    let order: Vec<Date> = local.days.iter().map(|d| d.day).collect();
+    let mut lines = InOrder::new(&order);
+    let mut report = local.run(&pipeline, |day| match &bar {
         Some(bar) => {
             bar.set_message(day.day.to_string());
             bar.inc(1);
@@ -57,23 +170,89 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         bar.finish_and_clear();
     }
 
+    // A run of days that all lack positions leaves nothing behind: no record, no aggregate.
+    let nothing = report.done() + report.up_to_date() == 0 && report.failed() == 0;
+    tracing::debug!(seconds = report.wall.as_secs_f64(), "days run");
+    let clock = std::time::Instant::now();
+    let aggregate = if args.no_aggregate || nothing {
+        None
+    } else {
+        match run_aggregate(&setup, &mut report) {
+            Ok(aggregate) => Some(aggregate),
+            Err(e) => {
+                eprintln!("error: the run's aggregate was not written: {e:#}");
+                None
+            }
+        }
+    };
+
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "aggregate done");
+    let manifest = RunManifest {
+        format: runs::manifest::FORMAT.to_owned(),
+        version: runs::manifest::VERSION,
+        id: local.run_id.clone(),
+        kind: RunKind::Run,
+        started: runs::timestamp(started),
+        finished: Some(runs::timestamp(SystemTime::now())),
+        capq_version: env!("CARGO_PKG_VERSION").to_owned(),
+        processor: runs::processor_fingerprint().to_owned(),
+        aggregate_code: runs::AGGREGATE_FINGERPRINT.to_owned(),
+        params: ParamsRecord::of(&setup.params),
+        data: Some(setup.data.display().to_string()),
+        output: setup.output_text.clone(),
+        days_spec: args.days.clone(),
+        batch: None,
+        days: {
+            let mut days: Vec<_> = report.days.iter().map(|d| d.record.clone()).collect();
+            days.sort_by_key(|d| d.day);
+            days
+        },
+        aggregate: aggregate.as_ref().map(|a| a.record.clone()),
+    };
+    if !nothing {
+        setup
+            .runtime
+            .block_on(runs::records::write_manifest(
+                &setup.storage,
+                &setup.folder,
+                &manifest,
+            ))
+            .with_context(|| format!("recording run {}", manifest.id))?;
+    }
+
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut stdout, &to_json(&report))?;
+        serde_json::to_writer_pretty(
+            &mut stdout,
+            &to_json(&local.run_id, &report, aggregate.as_ref()),
+        )?;
         writeln!(stdout)?;
     } else {
-        write_table(&mut stdout, &report)?;
+        write_table(&mut stdout, &report, &local.run_id)?;
+        if let Some(aggregate) = &aggregate {
+            writeln!(
+                stdout,
+                "\naggregate{} in {}:",
+                if aggregate.reused {
+                    " (unchanged, reused)"
+                } else {
+                    ""
+                },
+                setup.folder.aggregate()
+            )?;
+            write_headline(&mut stdout, &aggregate.headline)?;
+        }
     }
     stdout.flush()?;
 
-    if report.done() == 0 && report.failed() == 0 {
+    if nothing {
         let none = match total {
             1 => "the day has no".to_owned(),
             _ => format!("none of the {total} days has a"),
         };
         anyhow::bail!(UserError(format!(
             "{none} vehicle positions file in {}",
-            data.display()
+            setup.data.display()
         )));
     }
     let internal = report.days.iter().any(|d| {
@@ -92,16 +271,86 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     })
 }
 
-/// The folder `--output` names: a path or a `file://` URL. Other locations are refused here
-/// rather than becoming a local folder named after their scheme (`s3:`).
-fn output_folder(text: &str) -> anyhow::Result<PathBuf> {
+/// The run's aggregate, as written or reused.
+struct RunAggregate {
+    record: AggregateRecord,
+    headline: Headline,
+    summary_json: Vec<u8>,
+    /// The previous aggregate had the same key and was kept.
+    reused: bool,
+}
+
+/// Writes the run's aggregate into `<output>/aggregate/`, unless the one there was computed
+/// from exactly the same days, outputs, window and code.
+fn run_aggregate(setup: &Setup, report: &mut RunReport) -> anyhow::Result<RunAggregate> {
+    let key = report.aggregate_key(setup.window);
+    let location = setup.folder.aggregate();
+    let summary = location.join("summary.json");
+    let previous = setup
+        .runtime
+        .block_on(runs::records::latest_aggregate(
+            &setup.storage,
+            &setup.folder,
+        ))
+        .map_err(|e| runs_error(e, "reading earlier runs"))?;
+    if let Some((_, previous)) = previous.filter(|(_, p)| p.key == key)
+        && let Some(bytes) = setup.runtime.block_on(setup.storage.get(&summary))?
+        && hash_hex(xxhash_rust::xxh64::xxh64(&bytes, 0)) == previous.summary_hash
+        && let Some(headline) = headline_from_summary(&bytes)
+    {
+        return Ok(RunAggregate {
+            record: previous,
+            headline,
+            summary_json: bytes.to_vec(),
+            reused: true,
+        });
+    }
+    let title = format!("On-time performance: {}", setup.output_text);
+    let finished = report
+        .finish_aggregate(&setup.pipeline(), &setup.folder, &title, setup.workers)
+        .context("no aggregate was asked for")??;
+    let (aggregate, html) = (finished.aggregate, finished.report_html);
+    store_aggregate(
+        &setup.runtime,
+        &setup.storage,
+        &location,
+        &aggregate,
+        html.as_deref().ok(),
+    )?;
+    if let Err(e) = &html {
+        tracing::warn!("report.html not written: {e}");
+    }
+    let headline = aggregate.headline;
+    let summary_json = aggregate.files.summary_json;
+    let record = AggregateRecord {
+        location: format!("{}/", capq_core::layout::AGGREGATE),
+        window: setup.window.window().to_string(),
+        profile: setup.window.profile().map(|p| p.name().to_owned()),
+        key,
+        summary_hash: hash_hex(xxhash_rust::xxh64::xxh64(&summary_json, 0)),
+        days_ok: headline.days.ok,
+        days_suspect: headline.days.suspect,
+        days_empty: headline.days.empty,
+        used: headline.system.used,
+        otp: headline.system.otp,
+        otp_lo: headline.system.otp_lo,
+        otp_hi: headline.system.otp_hi,
+    };
+    Ok(RunAggregate {
+        record,
+        headline,
+        summary_json,
+        reused: false,
+    })
+}
+
+/// The folder `--output` names: a path, a `file://` URL or an `s3://` prefix.
+fn output_folder(text: &str) -> anyhow::Result<Location> {
     match Location::parse(text).map_err(|e| UserError(format!("--output: {e}")))? {
-        Location::Path(path) => Ok(path),
-        remote => anyhow::bail!(UserError(format!(
-            "--output: capq run writes to a local folder, not {remote}; for S3, use \
-             `capq enqueue --output s3://…` with `capq worker`, or `capq process --output s3://…` \
-             for one day"
+        Location::Http(url) => anyhow::bail!(UserError(format!(
+            "--output: http(s) locations are read-only ({url}); use a folder, file:// or s3://"
         ))),
+        location => Ok(location),
     }
 }
 
@@ -146,34 +395,6 @@ impl InOrder {
     }
 }
 
-/// Every day that has a positions file in `data`, in date order.
-fn days_in(data: &Path) -> anyhow::Result<Vec<Date>> {
-    let folder = data.join("vehicle_positions");
-    let mut days = Vec::new();
-    for entry in
-        std::fs::read_dir(&folder).with_context(|| format!("listing {}", folder.display()))?
-    {
-        let name = entry?.file_name();
-        let name = name.to_string_lossy();
-        let stem = name.strip_suffix(".gz").unwrap_or(&name);
-        if let Some(day) = stem
-            .strip_suffix(".csv")
-            .and_then(|d| d.parse::<Date>().ok())
-        {
-            days.push(day);
-        }
-    }
-    days.sort();
-    days.dedup();
-    if days.is_empty() {
-        anyhow::bail!(UserError(format!(
-            "no YYYY-MM-DD.csv[.gz] files in {}",
-            folder.display()
-        )));
-    }
-    Ok(days)
-}
-
 fn progress_bar(total: usize) -> ProgressBar {
     let bar = ProgressBar::new(total as u64);
     let style = ProgressStyle::with_template(
@@ -189,34 +410,54 @@ fn status(day: &DayReport) -> &'static str {
     match &day.outcome {
         Outcome::Done(d) if d.rows_out == 0 => "empty",
         Outcome::Done(_) => "ok",
+        Outcome::UpToDate => "up-to-date",
         Outcome::Missing => "missing",
         Outcome::Failed { .. } => "failed",
+    }
+}
+
+fn reason(day: &DayReport) -> String {
+    match (day.reason, day.unchanged) {
+        (Some(reason), true) => format!("{} (unchanged)", reason.name()),
+        (Some(reason), false) => reason.name().to_owned(),
+        (None, _) => String::new(),
     }
 }
 
 fn one_line(day: &DayReport) -> String {
     let ms = day.elapsed.as_secs_f64() * 1e3;
     match &day.outcome {
-        Outcome::Done(d) => format!("{} {}: {d} ({ms:.1} ms)", day.day, status(day)),
+        Outcome::Done(d) => format!(
+            "{} {} ({}): {d} ({ms:.1} ms)",
+            day.day,
+            status(day),
+            reason(day)
+        ),
+        Outcome::UpToDate => format!("{} up-to-date", day.day),
         Outcome::Missing => format!("{} missing: no vehicle positions file", day.day),
         Outcome::Failed { error, .. } => format!("{} failed: {error}", day.day),
     }
 }
 
-fn write_table(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> {
-    let mut header: Vec<String> = ["day", "status", "rows in", "rows out"]
+fn write_table(out: &mut impl Write, report: &RunReport, run_id: &str) -> std::io::Result<()> {
+    let mut header: Vec<String> = ["day", "status", "reason", "rows in", "rows out"]
         .map(String::from)
         .to_vec();
     header.extend(DropReason::ALL.iter().map(|r| r.label().to_owned()));
     header.extend(["ms", "error"].map(String::from));
     let mut rows = vec![header];
     for day in &report.days {
-        let mut row = vec![day.day.to_string(), status(day).to_owned()];
-        match &day.outcome {
-            Outcome::Done(d) => {
-                row.push(d.rows_in.to_string());
-                row.push(d.rows_out.to_string());
-                row.extend(d.reasons().map(|(_, n)| n.to_string()));
+        let mut row = vec![day.day.to_string(), status(day).to_owned(), reason(day)];
+        let record = &day.record;
+        match (record.rows_in, record.rows_out, &record.dropped) {
+            (Some(rows_in), Some(rows_out), Some(dropped)) => {
+                row.push(rows_in.to_string());
+                row.push(rows_out.to_string());
+                row.extend(
+                    DropReason::ALL
+                        .iter()
+                        .map(|r| dropped.get(r.key()).copied().unwrap_or(0).to_string()),
+                );
             }
             _ => row.extend(std::iter::repeat_n(
                 "-".to_owned(),
@@ -225,29 +466,13 @@ fn write_table(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> 
         }
         row.push(format!("{:.1}", day.elapsed.as_secs_f64() * 1e3));
         row.push(match &day.outcome {
-            Outcome::Failed { error, .. } => error.clone(),
+            Outcome::Failed { error, .. } => crate::text::escaped(error).into_owned(),
             Outcome::Missing => "no vehicle positions file".to_owned(),
-            Outcome::Done(_) => String::new(),
+            Outcome::Done(_) | Outcome::UpToDate => String::new(),
         });
         rows.push(row);
     }
-    let columns = rows[0].len();
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in &rows {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            if c + 1 == columns {
-                line.push_str(cell);
-            } else if c < 2 {
-                line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
-            } else {
-                line.push_str(&format!("{cell:>width$}  ", width = widths[c]));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
+    crate::text::write_columns(out, &rows, |c| c >= 3)?;
     let (rows_in, rows_out) = report
         .days
         .iter()
@@ -255,11 +480,18 @@ fn write_table(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> 
             Outcome::Done(d) => (i + d.rows_in, o + d.rows_out),
             _ => (i, o),
         });
+    let unchanged = report
+        .days
+        .iter()
+        .filter(|d| matches!(d.outcome, Outcome::Done(_)) && d.unchanged)
+        .count();
     writeln!(
         out,
-        "\n{}: {} processed, {} missing, {} failed; {} in, {rows_out} out; {:.2} s on {}",
+        "\n{}: {} processed ({unchanged} unchanged), {} up to date, {} missing, {} failed; {} in, \
+         {rows_out} out; {:.2} s on {}; run {run_id}",
         crate::text::count(report.days.len() as u64, "day"),
         report.done(),
+        report.up_to_date(),
         report.missing(),
         report.failed(),
         crate::text::count(rows_in, "row"),
@@ -268,7 +500,11 @@ fn write_table(out: &mut impl Write, report: &RunReport) -> std::io::Result<()> 
     )
 }
 
-fn to_json(report: &RunReport) -> serde_json::Value {
+fn to_json(
+    run_id: &str,
+    report: &RunReport,
+    aggregate: Option<&RunAggregate>,
+) -> serde_json::Value {
     let days: Vec<_> = report
         .days
         .iter()
@@ -278,30 +514,60 @@ fn to_json(report: &RunReport) -> serde_json::Value {
                 "status": status(day),
                 "ms": day.elapsed.as_secs_f64() * 1e3,
             });
-            match &day.outcome {
-                Outcome::Done(d) => {
-                    entry["rows_in"] = json!(d.rows_in);
-                    entry["rows_out"] = json!(d.rows_out);
-                    entry["dropped"] = d
-                        .reasons()
-                        .map(|(r, n)| (r.key().to_owned(), json!(n)))
-                        .collect();
-                    entry["output"] = json!(day.output.as_ref().map(|p| p.display().to_string()));
-                }
-                Outcome::Failed { error, .. } => entry["error"] = json!(error),
-                Outcome::Missing => {}
+            let record = &day.record;
+            if let Some(reason) = day.reason {
+                entry["reason"] = json!(reason.name());
+            }
+            if matches!(day.outcome, Outcome::Done(_) | Outcome::UpToDate) {
+                entry["rows_in"] = json!(record.rows_in);
+                entry["rows_out"] = json!(record.rows_out);
+                entry["dropped"] = json!(record.dropped);
+                entry["output"] = json!(day.output.as_ref().map(|p| p.to_string()));
+                entry["output_hash"] = json!(record.output.as_ref().map(|o| &o.hash));
+                entry["made_by"] = json!(record.made_by);
+            }
+            if matches!(day.outcome, Outcome::Done(_)) {
+                entry["unchanged"] = json!(day.unchanged);
+            }
+            if let Some(inputs) = &record.inputs {
+                entry["inputs"] = json!(inputs.fingerprint);
+            }
+            if let Outcome::Failed { error, .. } = &day.outcome {
+                entry["error"] = json!(error);
             }
             entry
         })
         .collect();
-    json!({
+    let mut out = json!({
+        "run": run_id,
+        "processor": runs::processor_fingerprint(),
         "workers": report.workers,
         "wall_ms": report.wall.as_secs_f64() * 1e3,
         "processed": report.done(),
+        "up_to_date": report.up_to_date(),
         "missing": report.missing(),
         "failed": report.failed(),
         "days": days,
-    })
+    });
+    if let Some(aggregate) = aggregate {
+        let summary: serde_json::Value =
+            serde_json::from_slice(&aggregate.summary_json).unwrap_or(serde_json::Value::Null);
+        out["aggregate"] = json!({
+            "location": aggregate.record.location,
+            "reused": aggregate.reused,
+            "summary": summary,
+        });
+    }
+    out
+}
+
+/// The plan of a day for `capq plan`: what would happen and why.
+pub fn decision_name(planned: &PlannedDay) -> &'static str {
+    match planned.decision {
+        Decision::UpToDate => "up-to-date",
+        Decision::Process(_) => "process",
+        Decision::Missing => "missing",
+    }
 }
 
 #[cfg(test)]

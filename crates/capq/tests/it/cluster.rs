@@ -164,8 +164,13 @@ fn listening(port: u16) -> bool {
 }
 
 fn run(program: &Path, args: &[&str]) -> Output {
+    run_with(program, args, &[])
+}
+
+fn run_with(program: &Path, args: &[&str], env: &[(&str, String)]) -> Output {
     let output = Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env_remove("CAPQ_DATA")
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
@@ -277,7 +282,14 @@ fn fifty_days_through_the_one_machine_cluster_equal_capq_run() {
         );
     }
 
-    let enqueued = run(
+    // As local-cluster says: the enqueue records the batch in the bucket, so it needs S3 too.
+    let s3_env = [
+        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{s3_port}")),
+        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+    ];
+    let enqueued = run_with(
         &capq,
         &[
             "enqueue",
@@ -288,6 +300,7 @@ fn fifty_days_through_the_one_machine_cluster_equal_capq_run() {
             "--output",
             &format!("s3://{BUCKET}/processed/"),
         ],
+        &s3_env,
     );
     let ids = String::from_utf8_lossy(&enqueued.stdout).into_owned();
     assert!(ids.lines().count() >= DAYS, "enqueue printed:\n{ids}");
@@ -327,13 +340,28 @@ fn fifty_days_through_the_one_machine_cluster_equal_capq_run() {
              for page in s3.get_paginator('list_objects_v2').paginate(Bucket={BUCKET:?}, Prefix='processed/'):\n\
              \x20   for item in page.get('Contents', []):\n\
              \x20       name = item['Key'][len('processed/'):]\n\
+             \x20       if '/' in name: continue\n\
              \x20       s3.download_file({BUCKET:?}, item['Key'], os.path.join({out:?}, name))\n\
-             \x20       print(name)\n",
+             \x20       print(name)\n\
+             for page in s3.get_paginator('list_objects_v2').paginate(Bucket={BUCKET:?}, Prefix='processed/.capq/runs/'):\n\
+             \x20   for item in page.get('Contents', []):\n\
+             \x20       print('record', item['Key'])\n",
             out = path_str(&downloaded),
         ),
         &[],
     );
-    let listed: Vec<&str> = listed.lines().collect();
+    // Beside each output its partial, and the batch's records (its manifest, a record per day).
+    let records = listed.lines().filter(|l| l.starts_with("record ")).count();
+    assert_eq!(records, DAYS + 1, "{listed}");
+    let partials = listed
+        .lines()
+        .filter(|l| l.ends_with("_processed.partial"))
+        .count();
+    assert_eq!(partials, DAYS, "{listed}");
+    let listed: Vec<&str> = listed
+        .lines()
+        .filter(|l| l.ends_with("_processed.csv"))
+        .collect();
     assert_eq!(listed, expected, "the outputs in s3://{BUCKET}/processed/");
     for name in &expected {
         let want = std::fs::read(local.join(name)).unwrap();

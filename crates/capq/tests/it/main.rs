@@ -9,6 +9,7 @@ mod dashboard;
 mod deploy;
 mod diff;
 mod fuzz_regressions;
+mod incremental;
 mod messages;
 mod partition;
 mod process;
@@ -52,6 +53,17 @@ pub fn stderr(output: &Output) -> String {
 
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Copies the `stops/` and `schedule/` folders of the data folder `from` into `to`.
+pub fn copy_metadata(from: &Path, to: &Path) {
+    for folder in ["stops", "schedule"] {
+        std::fs::create_dir_all(to.join(folder)).unwrap();
+        for entry in std::fs::read_dir(from.join(folder)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(folder).join(entry.file_name())).unwrap();
+        }
+    }
 }
 
 /// Files in `dir`, sorted, including hidden ones (where temporary files would hide).

@@ -15,17 +15,7 @@ const GOOD: &str = "2223,2016-11-25T23:34:14-06:00,4.91744,1,1669610,30.290358,-
 fn data_with(positions: &[u8], name: &str) -> TempDir {
     let dir = tempfile::tempdir().unwrap();
     let fixture = testdata().join("fixture/data");
-    for folder in ["stops", "schedule"] {
-        fs::create_dir_all(dir.path().join(folder)).unwrap();
-        for entry in fs::read_dir(fixture.join(folder)).unwrap() {
-            let entry = entry.unwrap();
-            fs::copy(
-                entry.path(),
-                dir.path().join(folder).join(entry.file_name()),
-            )
-            .unwrap();
-        }
-    }
+    crate::copy_metadata(&fixture, dir.path());
     fs::create_dir_all(dir.path().join("vehicle_positions")).unwrap();
     fs::write(dir.path().join("vehicle_positions").join(name), positions).unwrap();
     dir
@@ -56,7 +46,26 @@ fn the_fixture_day_matches_the_old_output() {
     );
     let expected = fs::read(testdata().join("fixture/expected/2016-11-25.csv")).unwrap();
     assert_eq!(compare(&expected, &fs::read(&out).unwrap()), Ok(21));
-    assert_eq!(files_in(out_dir.path()), ["2016-11-25_processed.csv"]);
+    // The day's aggregate partial beside it, describing exactly that file.
+    assert_eq!(
+        files_in(out_dir.path()),
+        ["2016-11-25_processed.csv", "2016-11-25_processed.partial"]
+    );
+    let csv = fs::read(&out).unwrap();
+    let partial = capq_aggregate::DayPartial::decode(
+        "partial",
+        &fs::read(out_dir.path().join("2016-11-25_processed.partial")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        partial,
+        capq_aggregate::DayPartial::from_csv(
+            "2016-11-25".parse().unwrap(),
+            "2016-11-25_processed.csv",
+            &csv
+        )
+        .unwrap()
+    );
 }
 
 #[test]

@@ -67,16 +67,76 @@ fn every_day_of_the_data_ends_right_and_the_run_fails_only_at_the_end() {
     );
     assert_eq!(ok["dropped"]["merged_into_group"].as_u64(), Some(3893));
 
-    // Outputs exist for processed days only, under the old system's names, and no temporary
-    // files are left behind.
+    // Outputs exist for processed days only, under the old system's names, each with its
+    // partial; beside them only the run's records and its aggregate, and no temporary files.
     let written = files_in(out.path());
-    assert_eq!(written.len(), 24, "{written:?}");
-    assert!(
-        written
-            .iter()
-            .all(|n| n.ends_with("_processed.csv") && !n.starts_with('.'))
-    );
+    let csvs: Vec<&String> = written
+        .iter()
+        .filter(|n| n.ends_with("_processed.csv"))
+        .collect();
+    assert_eq!(csvs.len(), 24, "{written:?}");
+    for csv in &csvs {
+        let partial = csv.replace(".csv", ".partial");
+        assert!(written.contains(&partial), "{partial} in {written:?}");
+    }
+    assert_eq!(written.len(), 24 * 2 + 2, "{written:?}");
+    assert!(written.contains(&".capq".to_owned()) && written.contains(&"aggregate".to_owned()));
     assert!(!written.contains(&"2015-09-06_processed.csv".to_owned()));
+    // The aggregate lists the failed days as failed and the days without positions as missing.
+    let summary: Value =
+        serde_json::from_slice(&fs::read(out.path().join("aggregate/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        summary["failed_days"].as_array().unwrap().len(),
+        8,
+        "{summary}"
+    );
+    assert_eq!(summary["missing_days"].as_array().unwrap().len(), 774 - 32);
+    assert_eq!(summary["days"]["total"], 24);
+    assert_eq!(json["aggregate"]["summary"], summary);
+    // The run's partials were built from the rows as they were written; aggregating the CSVs
+    // themselves gives byte-identical tables (the daylight-saving day 2015-03-08 included).
+    let failed: Vec<&str> = summary["failed_days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    let from_csvs = tempfile::tempdir().unwrap();
+    let result = capq(&[
+        "aggregate",
+        "--input",
+        out.path().to_str().unwrap(),
+        "--output",
+        from_csvs.path().to_str().unwrap(),
+        "--days",
+        "2015-03-07..2017-04-18",
+        "--failed-days",
+        &failed.join(","),
+        "--no-partials",
+    ]);
+    assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
+    for table in [
+        "system_daily.csv",
+        "route.csv",
+        "route_hour.csv",
+        "stop.csv",
+        "histogram.csv",
+        "headway.csv",
+        "summary.json",
+    ] {
+        assert!(
+            fs::read(out.path().join("aggregate").join(table)).unwrap()
+                == fs::read(from_csvs.path().join(table)).unwrap(),
+            "{table} differs between the run's partials and the CSVs"
+        );
+    }
+    assert!(
+        fs::read_to_string(out.path().join("aggregate/system_daily.csv"))
+            .unwrap()
+            .contains("2015-03-08,sunday,suspect"),
+        "the daylight-saving day is suspect"
+    );
     for day in ["2015-03-08", "2016-05-19", "2016-11-24", "2016-12-18"] {
         let expected = Input::read(&testdata().join(format!("reference/{day}.csv.gz"))).unwrap();
         let actual = fs::read(out.path().join(format!("{day}_processed.csv"))).unwrap();
@@ -132,7 +192,13 @@ fn the_summary_table_names_each_day_and_reason() {
     );
     assert!(line("2016-11-28").contains("missing"), "{table}");
     assert!(
-        table.contains("3 days: 1 processed, 1 missing, 1 failed"),
+        table.contains("3 days: 1 processed (0 unchanged), 0 up to date, 1 missing, 1 failed"),
+        "{table}"
+    );
+    // The run ends with the aggregate's headline.
+    assert!(table.contains("\naggregate in "), "{table}");
+    assert!(
+        table.contains("on time ") && table.contains("worst routes"),
         "{table}"
     );
     // Progress goes to stderr as plain lines when stderr is not a terminal.
@@ -147,10 +213,16 @@ fn no_arguments_process_the_bundled_sample_into_out() {
     assert_eq!(
         files_in(&cwd.path().join("out")),
         [
+            ".capq",
             "2016-11-24_processed.csv",
+            "2016-11-24_processed.partial",
             "2016-11-25_processed.csv",
+            "2016-11-25_processed.partial",
             "2016-11-26_processed.csv",
-            "2016-11-27_processed.csv"
+            "2016-11-26_processed.partial",
+            "2016-11-27_processed.csv",
+            "2016-11-27_processed.partial",
+            "aggregate",
         ]
     );
     let expected = Input::read(&testdata().join("reference/2016-11-24.csv.gz")).unwrap();
@@ -196,17 +268,7 @@ fn only_missing_days_or_bad_specs_exit_1() {
 fn one_slow_day_then_fast_ones() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let sample = testdata().join("../../data/sample");
-    for folder in ["stops", "schedule"] {
-        fs::create_dir_all(dir.path().join(folder)).unwrap();
-        for entry in fs::read_dir(sample.join(folder)).unwrap() {
-            let entry = entry.unwrap();
-            fs::copy(
-                entry.path(),
-                dir.path().join(folder).join(entry.file_name()),
-            )
-            .unwrap();
-        }
-    }
+    crate::copy_metadata(&sample, dir.path());
     let positions = dir.path().join("vehicle_positions");
     fs::create_dir_all(&positions).unwrap();
     let day = Input::read(&sample.join("vehicle_positions/2016-11-25.csv.gz")).unwrap();
@@ -268,13 +330,16 @@ fn output_urls_are_locations() {
     );
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
     assert_eq!(files_in(cwd.path()), ["days"]);
-    assert_eq!(files_in(&out), ["2016-11-24_processed.csv"]);
-    // S3 is not for `capq run`: a clear refusal before any work, pointing elsewhere.
-    let result = capq_in(cwd.path(), &["run", "--output", "s3://bucket/days/"]);
+    assert!(files_in(&out).contains(&"2016-11-24_processed.csv".to_owned()));
+    // HTTP is read-only: a clear refusal before any work.
+    let result = capq_in(
+        cwd.path(),
+        &["run", "--output", "https://example.com/days/"],
+    );
     assert_eq!(result.status.code(), Some(1));
     let message = stderr(&result);
     assert!(
-        message.contains("s3://bucket/days/") && message.contains("capq worker"),
+        message.contains("https://example.com/days/") && message.contains("read-only"),
         "{message}"
     );
     assert_eq!(files_in(cwd.path()), ["days"]);
@@ -295,8 +360,11 @@ fn one_day_on_one_thread_is_singular() {
     assert_eq!(result.status.code(), Some(0), "{}", stderr(&result));
     let summary = stdout(&result);
     assert!(
-        summary.contains("\n1 day: 1 processed, 0 missing, 0 failed; 29 rows in, 21 out;"),
+        summary.contains(
+            "\n1 day: 1 processed (0 unchanged), 0 up to date, 0 missing, 0 failed; 29 rows in, \
+             21 out;"
+        ),
         "{summary}"
     );
-    assert!(summary.trim_end().ends_with(" on 1 thread"), "{summary}");
+    assert!(summary.contains(" on 1 thread; run run-"), "{summary}");
 }

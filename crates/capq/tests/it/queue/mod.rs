@@ -4,6 +4,7 @@
 mod bad_jobs;
 mod cli;
 mod health;
+mod incremental;
 mod logs;
 mod mixed_fleet;
 mod readme;
