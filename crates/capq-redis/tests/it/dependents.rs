@@ -155,7 +155,10 @@ async fn over_many_transactions_every_job_carries_the_dependency() {
 async fn end_next(redis: &Redis, worker: &Registration, ending: Ending) -> String {
     let jobs = claim(redis, worker, 1, 1).await;
     let done = completion(&jobs[0], ending);
-    let recorded = redis.complete(worker, &super::call(), &[], &[done], None).await.unwrap();
+    let recorded = redis
+        .complete(worker, &super::call(), &[], &[done], None)
+        .await
+        .unwrap();
     assert_eq!(recorded, [true]);
     jobs[0].id.clone()
 }
@@ -255,7 +258,10 @@ async fn a_parent_kept_for_no_time_still_releases_its_dependents() {
     let jobs = claim(&redis, &worker, 1, 1).await;
     let mut done = completion(&jobs[0], finished());
     done.result_ttl = 0;
-    redis.complete(&worker, &super::call(), &[], &[done], None).await.unwrap();
+    redis
+        .complete(&worker, &super::call(), &[], &[done], None)
+        .await
+        .unwrap();
     assert_eq!(
         status(&server, &ids[0]),
         None,

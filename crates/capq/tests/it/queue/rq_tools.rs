@@ -222,9 +222,11 @@ fn rq_info_and_rq_dashboard_read_capq_state() {
             .command(&["HGET", &format!("rq:job:{id}"), "status"])
             .text()
     };
-    eventually("the long job to be stopped", Duration::from_secs(60), || {
-        status(&sleep_id).as_deref() == Some("stopped")
-    });
+    eventually(
+        "the long job to be stopped",
+        Duration::from_secs(60),
+        || status(&sleep_id).as_deref() == Some("stopped"),
+    );
     assert_eq!(
         status(&id(&later_ids, "dependent")).as_deref(),
         Some("deferred")
