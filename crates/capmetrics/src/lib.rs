@@ -53,7 +53,7 @@ pub use error::{Cancel, Error, Result, excerpt};
 pub use fingerprint::PROCESSOR_FINGERPRINT;
 pub use input::Input;
 pub use params::{ParamError, Params};
-pub use process::{process_day, process_day_with_params};
+pub use process::{process_day, process_day_with_params, process_day_with_rows};
 pub use rows::{OutputRow, RowSink};
 pub use schedule::Schedule;
 pub use source::{DataSource, LocalDir};

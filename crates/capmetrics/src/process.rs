@@ -78,6 +78,28 @@ pub fn process_day_with_params(
     )
 }
 
+/// [`process_day_with_params`], handing every output row to `rows` as it is written (see
+/// [`crate::rows`]). On error, `rows` may have seen some rows and must be discarded.
+pub fn process_day_with_rows(
+    positions: &Input,
+    stops: &Stops,
+    schedule: &Schedule,
+    params: &Params,
+    out: &mut Vec<u8>,
+    rows: &mut impl RowSink,
+) -> Result<Diagnostics> {
+    let positions = Positions::parse(positions, Cancel::NEVER)?;
+    process_positions(
+        &positions,
+        stops,
+        schedule,
+        params,
+        out,
+        rows,
+        Cancel::NEVER,
+    )
+}
+
 /// [`process_day`] on positions already parsed, handing each output row to `sink` as it is
 /// written; it fails only when cancelled.
 pub(crate) fn process_positions(

@@ -14,13 +14,14 @@ use std::collections::HashSet;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use capmetrics::{Catalog, DataSource, LocalDir};
+use capmetrics::{Catalog, LocalDir};
 use capq_core::env::TaskEnv;
 use capq_core::memory::MemoryBroker;
 use capq_core::payload::{Call, Serializer};
 use capq_core::task::{Args, CommitError, Outcome, Param, Registry, Task, TaskContext};
 use capq_core::worker::{self, WorkerConfig, WorkerError, WorkerStats};
 use capq_pickle::Value;
+use capq_storage::HashingSource;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -245,6 +246,12 @@ pub struct Bed {
     _data: tempfile::TempDir,
 }
 
+impl Default for Bed {
+    fn default() -> Bed {
+        Bed::new()
+    }
+}
+
 impl Bed {
     /// A bed whose broker the test may fill (or break) before [`start`](Bed::start).
     pub fn new() -> Bed {
@@ -269,7 +276,7 @@ impl Bed {
         registry.add(Arc::new(Gate(Arc::clone(&self.probe))));
         registry.add(Arc::new(Transient(Arc::clone(&self.probe))));
         registry.add(Arc::new(Store(Arc::clone(&self.probe))));
-        let source: Box<dyn DataSource> = Box::new(LocalDir::new(self._data.path()));
+        let source = HashingSource::local(LocalDir::new(self._data.path()));
         let env = Arc::new(TaskEnv {
             data: Catalog::new(source),
             storage: capq_storage::Storage::from_env_vars(Vec::<(String, String)>::new()).unwrap(),

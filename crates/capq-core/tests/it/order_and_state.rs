@@ -172,7 +172,7 @@ async fn past_the_grace_period_the_running_job_goes_back() {
     until_task("the job to run", || bed.probe.has("running:long")).await;
     let stats = bed.stop().await;
     assert_eq!(bed.status(&long), "queued");
-    assert_eq!(bed.broker.queued("default"), [long.clone()]);
+    assert_eq!(bed.broker.queued("default"), std::slice::from_ref(&long));
     assert_eq!(endings(&bed, &long), ["requeued"]);
     assert_eq!(stats.requeued, 1);
     until_task("the cancelled task to return", || {
