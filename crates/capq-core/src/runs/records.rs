@@ -133,11 +133,25 @@ pub async fn latest_aggregate(
 ) -> Result<Option<(String, super::AggregateRecord)>, RunsError> {
     let mut ids = run_ids(storage, folder).await?;
     ids.reverse();
+    // Ids order runs by the second they started in; runs of the same second are told apart by
+    // their start times (milliseconds), so every run of the newest second with an aggregate is
+    // read before one is chosen.
+    let mut best: Option<(String, String, super::AggregateRecord)> = None;
     for id in ids {
+        let second = super::id_seconds(&id);
+        if let Some((best_id, _, _)) = &best
+            && second < super::id_seconds(best_id)
+        {
+            break;
+        }
         match read_manifest(storage, folder, &id).await {
             Ok(Some(manifest)) => {
-                if let Some(aggregate) = manifest.aggregate {
-                    return Ok(Some((id, aggregate)));
+                if let Some(aggregate) = manifest.aggregate
+                    && best
+                        .as_ref()
+                        .is_none_or(|(_, started, _)| manifest.started > *started)
+                {
+                    best = Some((id, manifest.started, aggregate));
                 }
             }
             Ok(None) => {}
@@ -145,7 +159,7 @@ pub async fn latest_aggregate(
             Err(e) => return Err(e),
         }
     }
-    Ok(None)
+    Ok(best.map(|(id, _, aggregate)| (id, aggregate)))
 }
 
 /// Reads a run: its manifest, and for a batch the day records its workers wrote.

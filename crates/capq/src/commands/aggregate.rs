@@ -286,6 +286,9 @@ pub fn headline_from_summary(bytes: &[u8]) -> Option<Headline> {
         .iter()
         .map(|(name, otp)| Some((name.parse::<Profile>().ok()?, otp.as_f64())))
         .collect::<Option<Vec<_>>>()?;
+    // JSON objects come back sorted by key: put the profiles back in summary.json's order.
+    let mut profiles = profiles;
+    profiles.sort_by_key(|(p, _)| Profile::ALL.iter().position(|q| q == p));
     let worst_routes = json
         .get("worst_routes")?
         .as_array()?

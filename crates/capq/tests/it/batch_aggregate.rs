@@ -97,7 +97,8 @@ fn the_aggregate_waits_for_every_day_runs_once_and_lists_the_failed_day() {
             "--aggregate",
             "--json",
         ],
-        &[],
+        // The enqueue writes the batch's manifest into the output prefix.
+        &s3.env(),
     );
     assert!(enqueued.status.success(), "{enqueued:?}");
     let printed: Json = serde_json::from_slice(&enqueued.stdout).unwrap();

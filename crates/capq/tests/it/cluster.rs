@@ -41,7 +41,12 @@ struct Cluster {
 impl Cluster {
     fn start(args: &[String], stderr_path: PathBuf) -> Cluster {
         let stderr = std::fs::File::create(&stderr_path).expect("log file");
-        let mut child = Command::new(repo_root().join("scripts/local-cluster"))
+        // Through `env --default-signal`: a test run started in the background of a script
+        // inherits SIGINT ignored, and bash cannot trap a signal ignored on entry, so the
+        // script would never see the Ctrl-C this test sends.
+        let mut child = Command::new("env")
+            .arg("--default-signal=INT")
+            .arg(repo_root().join("scripts/local-cluster"))
             .args(args)
             .env("CAPQ_BIN", capq_bin())
             .env_remove("CAPQ_LOG")

@@ -431,7 +431,10 @@ fn a_worker_cut_off_longer_than_its_lease_loses_the_job_and_its_late_run_changes
     );
     assert_eq!(
         crate::files_in(out.path()),
-        [format!("{DAY}_processed.csv")]
+        [
+            format!("{DAY}_processed.csv"),
+            format!("{DAY}_processed.partial")
+        ]
     );
 
     rescuer.stop();

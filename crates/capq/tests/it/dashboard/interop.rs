@@ -45,9 +45,10 @@ fn python_rq_and_capq_enqueue_jobs_show_identically() {
     let batch: serde_json::Value = serde_json::from_slice(&enqueued.stdout).expect("JSON");
     let ours = batch["jobs"][0]["id"].as_str().expect("id").to_owned();
     let script = format!(
-        "{}import capq\njob = q.enqueue(capq.process_day, '2016-11-25', {:?})\nprint(job.id)\n",
+        "{}import capq\njob = q.enqueue(capq.process_day, '2016-11-25', {:?}, params='group_arrived_min_dev=0,group_max_distance=0.25', run={:?})\nprint(job.id)\n",
         python_prelude(&redis, modules.path()),
         format!("{output}2016-11-25_processed.csv"),
+        batch["batch"].as_str().expect("batch id"),
     );
     let theirs = run_python_ok(&script, &[]).trim().to_owned();
 

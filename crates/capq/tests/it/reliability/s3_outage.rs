@@ -67,7 +67,10 @@ fn jobs_ride_out_an_s3_outage() {
         "{}",
         worker.log()
     );
-    assert_eq!(s3.list_keys("capq-out", "outage/").len(), jobs);
+    // Each output with its aggregate partial beside it.
+    let keys = s3.list_keys("capq-out", "outage/");
+    let csvs = keys.iter().filter(|k| k.ends_with(".csv")).count();
+    assert_eq!((csvs, keys.len()), (jobs, 2 * jobs), "{keys:?}");
     assert!(
         worker.log().contains("trying again"),
         "the outage was met:\n{}",
