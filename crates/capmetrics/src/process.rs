@@ -66,16 +66,7 @@ pub fn process_day_with_params(
     params: &Params,
     out: &mut Vec<u8>,
 ) -> Result<Diagnostics> {
-    let positions = Positions::parse(positions, Cancel::NEVER)?;
-    process_positions(
-        &positions,
-        stops,
-        schedule,
-        params,
-        out,
-        &mut (),
-        Cancel::NEVER,
-    )
+    process_day_with_rows(positions, stops, schedule, params, out, &mut ())
 }
 
 /// [`process_day_with_params`], handing every output row to `rows` as it is written (see
