@@ -10,8 +10,8 @@
 //! so that a job's recorded ending and its output always agree (see [`RunControl::commit`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use capq_pickle::Value;
@@ -62,6 +62,11 @@ const CANCELLED: u8 = 3;
 pub struct RunControl {
     cancel: AtomicBool,
     phase: AtomicU8,
+    /// Until when the worker knows its lease on the job holds; a commit later than this refuses.
+    /// The worker's clock (tokio's, so paused-time tests see it move).
+    held_until: Mutex<Option<tokio::time::Instant>>,
+    /// Set when a commit refused because the lease may have run out.
+    lease_ran_out: AtomicBool,
 }
 
 /// Why a [`RunControl::commit`] did not store anything.
@@ -98,10 +103,40 @@ impl RunControl {
         matches!(self.phase.load(Ordering::Acquire), COMMITTING | COMMITTED)
     }
 
+    /// Says the run's lease is known to hold until `until` (a claim, a renewal); never moves
+    /// it earlier.
+    pub fn hold_until(&self, until: tokio::time::Instant) {
+        let mut held = self
+            .held_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if held.is_none_or(|held| held < until) {
+            *held = Some(until);
+        }
+    }
+
+    /// True once a commit refused because the lease may have run out: the run stored nothing,
+    /// and another worker may run the job now.
+    pub fn lease_ran_out(&self) -> bool {
+        self.lease_ran_out.load(Ordering::Acquire)
+    }
+
     /// Runs `store` (the step that makes a task's output visible) unless the run was cancelled
-    /// first; no cancellation can happen while it runs. A task calls this once, as its last
-    /// step, with the whole store inside (an S3 put, a rename into place).
+    /// first, or the lease may have run out (past [`hold_until`](Self::hold_until)); no
+    /// cancellation can happen while it runs. A task calls this once, as its last step, with
+    /// the whole store inside (an S3 put, a rename into place).
+    ///
+    /// The lease check does not wait for the worker's fence to notice an unrenewed lease: a
+    /// worker too starved to run its fence on time still refuses to store.
     pub fn commit<T, E>(&self, store: impl FnOnce() -> Result<T, E>) -> Result<T, CommitError<E>> {
+        let held = *self
+            .held_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if held.is_some_and(|until| tokio::time::Instant::now() >= until) && self.try_cancel() {
+            self.lease_ran_out.store(true, Ordering::Release);
+            return Err(CommitError::Cancelled);
+        }
         if self
             .phase
             .compare_exchange(RUNNING, COMMITTING, Ordering::AcqRel, Ordering::Acquire)
@@ -375,6 +410,28 @@ mod tests {
         });
         assert_eq!(stored, Err(CommitError::Cancelled));
         assert!(!ran, "the store step never runs");
+    }
+
+    #[test]
+    fn a_commit_past_the_lease_refuses_and_says_why() {
+        let now = tokio::time::Instant::now();
+        let late = RunControl::default();
+        late.hold_until(now - Duration::from_millis(1));
+        let mut ran = false;
+        let stored = late.commit(|| {
+            ran = true;
+            Ok::<(), ()>(())
+        });
+        assert_eq!(stored, Err(CommitError::Cancelled));
+        assert!(!ran, "the store step never runs");
+        assert!(late.lease_ran_out() && late.is_cancelled());
+
+        // A renewal moves the limit later, never earlier.
+        let renewed = RunControl::default();
+        renewed.hold_until(now + Duration::from_secs(60));
+        renewed.hold_until(now - Duration::from_secs(1));
+        assert_eq!(renewed.commit(|| Ok::<u8, ()>(1)), Ok(1));
+        assert!(!renewed.lease_ran_out());
     }
 
     #[test]

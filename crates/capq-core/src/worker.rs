@@ -200,6 +200,8 @@ struct Shared {
     monitor: Arc<Monitor>,
     /// When the last heartbeat that renewed every held lease was sent.
     renewed: Mutex<Option<Instant>>,
+    /// How long a claim or a renewal leases a job for.
+    lease: Duration,
 }
 
 impl Shared {
@@ -292,6 +294,7 @@ pub async fn run<B: Broker>(
 
     let shared = Arc::new(Shared {
         monitor: Arc::clone(&config.monitor),
+        lease: config.lease,
         ..Shared::default()
     });
     let (stop_background, _) = watch::channel(false);
@@ -674,6 +677,14 @@ impl Executor {
 
     fn hold(&self, job: &Job, claimed: Instant) -> Arc<Control> {
         let control = Arc::new(Control::default());
+        // Counted as the fence counts it: a waited claim was sent long before it took the job.
+        let renewed = *self
+            .shared
+            .renewed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let since = renewed.map_or(claimed, |renewed| renewed.max(claimed));
+        control.run.hold_until(held_until(since, self.shared.lease));
         self.shared.held().insert(
             job.id.clone(),
             Held {
@@ -969,14 +980,14 @@ async fn run_once(
         Arc::clone(&control.run),
     );
     if !task.blocking() {
-        return Ran::Outcome(task.run(args, &ctx));
+        return ran_to_end(control, task.run(args, &ctx));
     }
     let (task, args) = (Arc::clone(task), args.clone());
     let mut handle = tokio::task::spawn_blocking(move || task.run(&args, &ctx));
     loop {
         let cut = tokio::select! {
             result = &mut handle => return match result {
-                Ok(outcome) => Ran::Outcome(outcome),
+                Ok(outcome) => ran_to_end(control, outcome),
                 Err(e) => Ran::Outcome(Outcome::fail(format!("the task crashed: {e}"))),
             },
             () = sleep_until(deadline) => {
@@ -999,6 +1010,19 @@ async fn run_once(
             return cut;
         }
         tracing::info!(job_id = %job.id, "the job is storing its output; waiting for it to end rather than cutting it short");
+    }
+}
+
+/// How a run that returned by itself ended: handed back if its commit refused because the lease
+/// may have run out (another worker may run the job now), else as the task says.
+fn ran_to_end(control: &Control, outcome: Outcome) -> Ran {
+    if control.run.lease_ran_out() {
+        tracing::warn!(
+            "lease not renewed in time to store the output; handing the job back, as another worker may run it now"
+        );
+        Ran::HandedBack
+    } else {
+        Ran::Outcome(outcome)
     }
 }
 
@@ -1096,10 +1120,16 @@ async fn heartbeat_loop<B: Broker>(
                         tracing::warn!(error = %e, "registering again failed");
                     }
                 }
-                for (lease, still) in leases.iter().zip(pulse.held) {
-                    if !still && let Some(h) = shared.held().get(&lease.id) {
-                        tracing::warn!(job_id = %lease.id, "lease lost; cancelling the job");
-                        h.control.request(HAND_BACK);
+                for (held, still) in leases.iter().zip(pulse.held) {
+                    let Some(h) = shared.held().get(&held.id).map(|h| Arc::clone(&h.control))
+                    else {
+                        continue;
+                    };
+                    if still {
+                        h.run.hold_until(held_until(sent, lease));
+                    } else {
+                        tracing::warn!(job_id = %held.id, "lease lost; cancelling the job");
+                        h.request(HAND_BACK);
                     }
                 }
             }
@@ -1118,7 +1148,7 @@ async fn heartbeat_loop<B: Broker>(
 /// backend refuses if it was recovered meanwhile. The heartbeat itself cannot do this: its
 /// call to an unreachable Redis hangs until it times out.
 async fn fence_loop(shared: Arc<Shared>, lease: Duration, mut stop: watch::Receiver<bool>) {
-    let tick = (lease / 8).max(Duration::from_millis(50));
+    let tick = fence_tick(lease);
     loop {
         tokio::select! {
             () = tokio::time::sleep(tick) => {}
@@ -1139,6 +1169,18 @@ async fn fence_loop(shared: Arc<Shared>, lease: Duration, mut stop: watch::Recei
             h.control.request(HAND_BACK);
         }
     }
+}
+
+/// How often the fence checks, and how early it acts: one check period before a lease runs out.
+fn fence_tick(lease: Duration) -> Duration {
+    (lease / 8).max(Duration::from_millis(50))
+}
+
+/// Until when a lease taken or renewed by a call sent at `sent` surely holds, less the fence's
+/// margin: past this, a run's commit refuses ([`RunControl::hold_until`]), whether or not the
+/// fence has run yet.
+fn held_until(sent: Instant, lease: Duration) -> Instant {
+    sent + lease.saturating_sub(fence_tick(lease))
 }
 
 /// Recovers jobs of vanished workers every `every`; the backend lets one worker per queue do it

@@ -23,6 +23,14 @@ fn epoch_now() -> u64 {
     epoch_seconds(SystemTime::now()) as u64
 }
 
+/// The started-registry score of a lease taken or renewed now: whole seconds, as RQ writes
+/// them, rounded up. Upkeep recovers a lease once the whole-second clock reaches its score, so
+/// a score of `now + lease` truncated would let a lease run out up to a second early, before
+/// the worker's own count of it fences its job.
+fn lease_expiry(lease: Duration) -> u64 {
+    epoch_now() + lease.as_secs().max(1) + 1
+}
+
 /// The stem of the execution ids a claim call gives its jobs (numbered after it): its call id.
 fn stem(call: &ClaimCall) -> String {
     format!("{}-", call.id)
@@ -97,7 +105,7 @@ impl Broker for Redis {
         invocation
             .arg(max)
             .arg(start_now)
-            .arg(epoch_now() + lease.as_secs().max(1))
+            .arg(lease_expiry(lease))
             .arg(rq_timestamp(SystemTime::now()))
             .arg(&worker.name)
             .arg(stem(call))
@@ -316,7 +324,7 @@ impl Broker for Redis {
             .key(keys::worker(&worker.name))
             .arg(worker.ttl.as_secs().max(1))
             .arg(rq_timestamp(SystemTime::now()))
-            .arg(epoch_now() + lease.as_secs().max(1))
+            .arg(lease_expiry(lease))
             .arg(current_id)
             .arg(format!("{working:.3}"));
         for held in leases {

@@ -57,7 +57,8 @@ while true do
       if (name == 'ttl' or name == 'ended_at') and value ~= '' and value ~= 'None' then persist = true end
     end
     local execution = stem .. (#claimed + 1)
-    redis.call('ZADD', KEYS[2], seconds + lease, id .. ':' .. execution)
+    -- Rounded up, as lease_expiry in broker.rs: the lease lasts at least `lease` seconds.
+    redis.call('ZADD', KEYS[2], seconds + lease + 1, id .. ':' .. execution)
     redis.call('HSET', P_JOB .. id, 'status', 'started', 'started_at', now, 'last_heartbeat', now,
       'worker_name', worker, 'capq_attempts', attempts + 1)
     if persist then redis.call('PERSIST', P_JOB .. id) end

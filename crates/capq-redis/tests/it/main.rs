@@ -753,3 +753,71 @@ async fn depth_samples_keep_one_per_slot_and_expire() {
     server.command(&["ZADD", "capq:depth", "1800000070000", "not a sample"]);
     assert_eq!(redis.depth_history(0).await.unwrap().len(), 2);
 }
+
+/// The lease score of the one started entry.
+fn lease_score(server: &RedisServer) -> f64 {
+    let entries = server
+        .command(&["ZRANGE", "rq:wip:default", "0", "0", "WITHSCORES"])
+        .strings();
+    entries[1].parse().expect("a numeric score")
+}
+
+fn epoch() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Upkeep recovers a lease once the whole-second clock reaches its score, so a lease's score
+/// must be at least the exact time it was taken plus its length: never a second short, which
+/// would let another worker recover a job before its own worker's fence gives it up.
+#[tokio::test]
+async fn leases_last_at_least_their_length_on_the_whole_second_clock() {
+    let lease = Duration::from_secs(60);
+    let (server, redis, worker, _) = setup(1).await;
+    let sent = epoch();
+    let jobs = claim(&redis, &worker, 1, 1).await;
+    let score = lease_score(&server);
+    assert!(
+        score >= sent + 60.0 && score <= epoch() + 61.0,
+        "claim: {score} for a call sent at {sent}"
+    );
+
+    let held = Lease {
+        id: jobs[0].id.clone(),
+        queue: "default".into(),
+        execution_id: jobs[0].execution_id.clone(),
+    };
+    let sent = epoch();
+    redis
+        .heartbeat(&worker, &[held], lease, None)
+        .await
+        .unwrap();
+    let score = lease_score(&server);
+    assert!(
+        score >= sent + 60.0 && score <= epoch() + 61.0,
+        "heartbeat: {score} for a call sent at {sent}"
+    );
+
+    server.command(&["DEL", "rq:wip:default"]);
+    let id = redis
+        .enqueue(&[NewJob::new("default", noop())], None)
+        .await
+        .unwrap()
+        .remove(0);
+    let sent = epoch();
+    match redis
+        .wait_and_claim(&worker, &ClaimCall::new(), lease, Duration::from_secs(5))
+        .await
+        .unwrap()
+    {
+        Claim::Jobs(jobs) => assert_eq!(jobs[0].id, id),
+        other => panic!("{other:?}"),
+    }
+    let score = lease_score(&server);
+    assert!(
+        score >= sent + 60.0 && score <= epoch() + 61.0,
+        "waited claim: {score} for a call sent at {sent}"
+    );
+}
