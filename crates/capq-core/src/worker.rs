@@ -683,7 +683,7 @@ impl Executor {
             .renewed
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let since = renewed.map_or(claimed, |renewed| renewed.max(claimed));
+        let since = lease_counted_from(renewed, claimed);
         control.run.hold_until(held_until(since, self.shared.lease));
         self.shared.held().insert(
             job.id.clone(),
@@ -1159,9 +1159,8 @@ async fn fence_loop(shared: Arc<Shared>, lease: Duration, mut stop: watch::Recei
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for h in shared.held().values() {
-            // A lease runs from its claim or its last renewal, whichever is later. Fence one
-            // tick early, so the check's period never lets a run outlive its lease.
-            let since = renewed.map_or(h.claimed, |renewed| renewed.max(h.claimed));
+            // Fence one tick early, so the check's period never lets a run outlive its lease.
+            let since = lease_counted_from(renewed, h.claimed);
             if since.elapsed() + tick < lease || h.control.requested() == HAND_BACK {
                 continue;
             }
@@ -1169,6 +1168,11 @@ async fn fence_loop(shared: Arc<Shared>, lease: Duration, mut stop: watch::Recei
             h.control.request(HAND_BACK);
         }
     }
+}
+
+/// When a held lease's count starts: its claim or the last renewal, whichever is later.
+fn lease_counted_from(renewed: Option<Instant>, claimed: Instant) -> Instant {
+    renewed.map_or(claimed, |renewed| renewed.max(claimed))
 }
 
 /// How often the fence checks, and how early it acts: one check period before a lease runs out.
