@@ -64,18 +64,23 @@ pub enum Command {
     Dashboard(DashboardArgs),
     /// On-time statistics over processed days: tables, summary.json and report.html.
     Aggregate(AggregateArgs),
-    /// What moved between two folders of processed days: days, rows, on-time statistics.
+    /// What moved between two runs, or two folders of processed days: provenance, days, rows,
+    /// on-time statistics, and where the changes are.
     Diff(DiffArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The "before" side: a folder, `file://` URL or `s3://` prefix of `<DAY>_processed.csv` files
+    /// The "before" side: a run in --output (`latest`, `latest~N`, or a run id from `capq runs`),
+    /// or a folder, `file://` URL or `s3://` prefix of `<DAY>_processed.csv` files
     #[arg(value_name = "A")]
     pub a: String,
     /// The "after" side, likewise
     #[arg(value_name = "B")]
     pub b: String,
+    /// The output folder whose runs A and B name: a path, `file://` or `s3://` URL
+    #[arg(long, value_name = "DIR|URL", default_value = "out")]
+    pub output: String,
     /// Print Markdown, for a pull-request comment
     #[arg(long, conflicts_with = "json")]
     pub md: bool,

@@ -15,6 +15,7 @@
 pub mod manifest;
 pub mod plan;
 pub mod records;
+pub mod side;
 
 use std::time::Duration as Elapsed;
 

@@ -33,6 +33,7 @@ pub fn markdown(diff: &Diff) -> String {
         let run = s
             .run_id
             .as_ref()
+            .filter(|id| **id != s.label)
             .map(|id| format!(", run {}", md(id)))
             .unwrap_or_default();
         format!(

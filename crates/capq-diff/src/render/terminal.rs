@@ -132,6 +132,7 @@ fn sides(out: &mut String, diff: &Diff, paint: Paint) {
         let run = side
             .run_id
             .as_ref()
+            .filter(|id| **id != side.label)
             .map(|id| format!(", run {}", clean(id)))
             .unwrap_or_default();
         let _ = writeln!(
