@@ -431,6 +431,9 @@ pub struct RunArgs {
     /// Do not end with the aggregate of the run's days (`<OUTPUT>/aggregate/`)
     #[arg(long)]
     pub no_aggregate: bool,
+    /// Do not end with the comparison against the previous run in the same output
+    #[arg(long)]
+    pub no_compare: bool,
     #[command(flatten)]
     pub window: WindowArgs,
     /// Print the summary as JSON on stdout instead of a table

@@ -95,8 +95,11 @@ fn diff(args: DiffArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    let fetch_a = fetcher(remote.as_ref(), &location_a);
-    let fetch_b = fetcher(remote.as_ref(), &location_b);
+    let reader = remote
+        .as_ref()
+        .map(|(runtime, storage)| (runtime.handle(), storage));
+    let fetch_a = fetcher(reader, &location_a);
+    let fetch_b = fetcher(reader, &location_b);
     let options = DiffOptions {
         window,
         threads,
@@ -184,27 +187,41 @@ fn side(
     match (spec, remote) {
         (Spec::Folder(location), _) => folder_side(remote, name, text, location),
         (Spec::Run(run), Some((runtime, storage))) => {
-            let folder = output;
-            let run = resolve(runs, run, &folder.root().to_string())
-                .map_err(|e| runs_error(e, name))?;
-            let found = runtime
-                .block_on(run_side(storage, folder, run, text.to_owned()))
-                .map_err(|e| runs_error(e, &format!("{name}: reading run {}", run.id())))?;
-            if !found.missing.is_empty() {
-                eprintln!(
-                    "note: {name}: run {} has no readable output for {} day(s) ({}); they are left out",
-                    run.id(),
-                    found.missing.len(),
-                    day_list(&found.missing)
-                );
-            }
-            if found.side.days().is_empty() {
-                anyhow::bail!("{name}: run {} holds no processed or failed day", run.id());
-            }
-            Ok(found.side)
+            let run =
+                resolve(runs, run, &output.root().to_string()).map_err(|e| runs_error(e, name))?;
+            side_of_run(runtime.handle(), storage, output, run, name, text)
         }
-        (Spec::Run(_), None) => anyhow::bail!("{name}: reading runs needs storage, which is not configured"),
+        (Spec::Run(_), None) => {
+            anyhow::bail!("{name}: reading runs needs storage, which is not configured")
+        }
     }
+}
+
+/// The side of a run, labelled as the user named it; days it recorded but whose output is
+/// gone are left out with a note on stderr.
+pub fn side_of_run(
+    handle: &tokio::runtime::Handle,
+    storage: &Storage,
+    folder: &OutputFolder,
+    run: &Run,
+    name: &str,
+    label: &str,
+) -> anyhow::Result<Side> {
+    let found = handle
+        .block_on(run_side(storage, folder, run, label.to_owned()))
+        .map_err(|e| runs_error(e, &format!("{name}: reading run {}", run.id())))?;
+    if !found.missing.is_empty() {
+        eprintln!(
+            "note: {name}: run {} has no readable output for {} day(s) ({}); they are left out",
+            run.id(),
+            found.missing.len(),
+            day_list(&found.missing)
+        );
+    }
+    if found.side.days().is_empty() {
+        anyhow::bail!("{name}: run {} holds no processed or failed day", run.id());
+    }
+    Ok(found.side)
 }
 
 /// A short list of days: the first few, and how many more.
@@ -259,7 +276,6 @@ fn folder_side(
     Ok(side)
 }
 
-
 /// The files directly in a local folder, with their sizes and modification times (what
 /// `Storage::list_entries` gives, without configuring storage).
 fn list_local(path: &std::path::Path) -> std::io::Result<Vec<FileInfo>> {
@@ -286,11 +302,10 @@ fn list_local(path: &std::path::Path) -> std::io::Result<Vec<FileInfo>> {
 
 /// Reads files of a side: local ones straight from the calling thread, remote ones through
 /// the runtime.
-fn fetcher<'a>(
-    remote: Option<&'a Remote>,
+pub fn fetcher<'a>(
+    remote: Option<(&'a tokio::runtime::Handle, &'a Storage)>,
     folder: &'a Location,
 ) -> impl Fn(&str) -> Result<Option<Vec<u8>>, capq_diff::Error> + Sync + 'a {
-    let remote = remote.map(|(runtime, storage)| (runtime.handle().clone(), storage));
     move |name: &str| {
         let location = folder.join(name);
         let fetched = match (&location, &remote) {

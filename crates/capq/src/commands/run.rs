@@ -220,12 +220,27 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("recording run {}", manifest.id))?;
     }
 
+    let clock = std::time::Instant::now();
+    let compared = if nothing || args.no_compare {
+        None
+    } else {
+        match compare_with_previous(&setup, &manifest.id) {
+            Ok(compared) => compared,
+            Err(e) => {
+                eprintln!("warning: the run was not compared with the previous one: {e:#}");
+                None
+            }
+        }
+    };
+    tracing::debug!(seconds = clock.elapsed().as_secs_f64(), "compared");
+
     let mut stdout = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(
-            &mut stdout,
-            &to_json(&local.run_id, &report, aggregate.as_ref()),
-        )?;
+        let mut json = to_json(&local.run_id, &report, aggregate.as_ref());
+        json["compared"] = compared
+            .as_ref()
+            .map_or(serde_json::Value::Null, Compared::to_json);
+        serde_json::to_writer_pretty(&mut stdout, &json)?;
         writeln!(stdout)?;
     } else {
         write_table(&mut stdout, &report, &local.run_id)?;
@@ -241,6 +256,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                 setup.folder.aggregate()
             )?;
             write_headline(&mut stdout, &aggregate.headline)?;
+        }
+        if let Some(compared) = &compared {
+            compared.write(&mut stdout, &setup.output_text)?;
         }
     }
     stdout.flush()?;
@@ -269,6 +287,118 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         _ if internal => exit::INTERNAL,
         _ => exit::INPUT,
     })
+}
+
+/// The run against the previous run of the same output folder: the short comparison every
+/// run ends with (`capq diff latest~1 latest` gives the detail).
+struct Compared {
+    previous: String,
+    diff: capq_diff::Diff,
+}
+
+/// Diffs the run just recorded against the run before it in the same output folder; `None`
+/// when it is the folder's first run.
+fn compare_with_previous(setup: &Setup, run_id: &str) -> anyhow::Result<Option<Compared>> {
+    let handle = setup.runtime.handle();
+    let runs = setup
+        .runtime
+        .block_on(runs::records::list_runs(&setup.storage, &setup.folder))
+        .map_err(|e| runs_error(e, "listing runs"))?;
+    let Some(at) = runs.iter().position(|r| r.id() == run_id) else {
+        anyhow::bail!("run {run_id} is not listed in {}", setup.folder.root());
+    };
+    let Some(previous) = at.checked_sub(1).map(|i| &runs[i]) else {
+        return Ok(None);
+    };
+    let side = |run, name, label| {
+        super::diff::side_of_run(handle, &setup.storage, &setup.folder, run, name, label)
+    };
+    let a = side(previous, "previous run", "latest~1")?;
+    let b = side(&runs[at], "this run", "latest")?;
+    let root = setup.folder.root();
+    let fetch = super::diff::fetcher(Some((handle, &setup.storage)), root);
+    let options = capq_diff::DiffOptions {
+        window: setup.window,
+        threads: setup.workers,
+        samples: 0,
+        top: 1,
+        use_partials: true,
+    };
+    let diff = capq_diff::diff(&a, &b, &fetch, &fetch, &options)?;
+    Ok(Some(Compared {
+        previous: previous.id().to_owned(),
+        diff,
+    }))
+}
+
+impl Compared {
+    fn write(&self, out: &mut impl Write, output: &str) -> std::io::Result<()> {
+        let (d, r) = (&self.diff.days, &self.diff.rows);
+        writeln!(out, "\ncompared with the previous run, {}:", self.previous)?;
+        if !self.diff.differs() {
+            let same = d.identical + d.equivalent.len() + d.still_failing.len();
+            return writeln!(
+                out,
+                "  no differences ({})",
+                crate::text::count(same as u64, "day")
+            );
+        }
+        let mut days = format!(
+            "  days     {} changed, {} identical",
+            d.changed.len(),
+            d.identical + d.equivalent.len()
+        );
+        for (n, what) in [
+            (d.added.len(), "added"),
+            (d.removed.len(), "removed"),
+            (d.newly_failing.len(), "newly failing"),
+            (d.fixed.len(), "fixed"),
+        ] {
+            if n > 0 {
+                days.push_str(&format!(", {n} {what}"));
+            }
+        }
+        writeln!(out, "{days}")?;
+        writeln!(
+            out,
+            "  rows     {} changed, {} added, {} removed",
+            r.changed, r.added, r.removed
+        )?;
+        let system = &self.diff.otp.system;
+        if let (Some(a), Some(b), Some(pp)) = (system.a.otp, system.b.otp, system.change_pp) {
+            writeln!(
+                out,
+                "  on-time  {:.2} % → {:.2} % ({pp:+.2} pp)",
+                a * 100.0,
+                b * 100.0
+            )?;
+        }
+        let folder = match output {
+            "out" => String::new(),
+            other => format!(" --output {}", crate::text::escaped(other)),
+        };
+        writeln!(out, "  detail   capq diff latest~1 latest{folder}")
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let (d, r) = (&self.diff.days, &self.diff.rows);
+        let system = &self.diff.otp.system;
+        json!({
+            "previous": self.previous,
+            "differs": self.diff.differs(),
+            "days": {
+                "identical": d.identical,
+                "equivalent": d.equivalent.len(),
+                "changed": d.changed.len(),
+                "added": d.added.len(),
+                "removed": d.removed.len(),
+                "newly_failing": d.newly_failing.len(),
+                "fixed": d.fixed.len(),
+            },
+            "rows": {"added": r.added, "removed": r.removed, "changed": r.changed},
+            "otp": {"a": system.a.otp, "b": system.b.otp, "change_pp": system.change_pp},
+        })
+    }
 }
 
 /// The run's aggregate, as written or reused.

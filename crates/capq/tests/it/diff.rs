@@ -559,3 +559,216 @@ fn a_side_on_s3_diffs_like_a_local_folder() {
         stderr(&output)
     );
 }
+
+// Runs as sides: `capq diff latest~1 latest --output OUT` reads what `capq run` recorded.
+
+/// `capq run --json` over the bundled sample into `out`, with more arguments.
+fn run_sample(out: &Path, extra: &[&str]) -> Value {
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+    let mut args = vec![
+        "run",
+        "--json",
+        "--data",
+        sample.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let output = capq(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Copies the user-facing `<DAY>_processed.csv` files of `out` into a new folder `to`.
+fn snapshot(out: &Path, to: &Path) {
+    std::fs::create_dir(to).unwrap();
+    for name in files_in(out) {
+        if name.ends_with("_processed.csv") {
+            std::fs::copy(out.join(&name), to.join(&name)).unwrap();
+        }
+    }
+}
+
+/// The run ids of `out`, oldest first, as `capq runs --json` lists them.
+fn run_ids(out: &Path) -> Vec<String> {
+    let output = capq(&["runs", "--json", "--output", out.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let runs: Value = serde_json::from_slice(&output.stdout).unwrap();
+    runs.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn two_runs_diff_exactly_like_their_outputs_and_say_what_made_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_sample(&out, &[]);
+    snapshot(&out, &dir.path().join("a"));
+    let second = run_sample(&out, &["--param", "group_max_distance=0.35"]);
+    assert!(
+        second["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["reason"] == "params-changed"),
+        "{second}"
+    );
+    snapshot(&out, &dir.path().join("b"));
+    let want = reference(&dir.path().join("a"), &dir.path().join("b"), None);
+    let out_text = out.to_str().unwrap();
+
+    let by_name = json_of(&diff(&[
+        "latest~1",
+        "latest",
+        "--output",
+        out_text,
+        "--json",
+        "--top=100000",
+    ]));
+    assert_matches_reference(&by_name, &want, "latest~1 against latest");
+    assert!(
+        by_name["days"]["changed"].as_array().unwrap().len() == 4,
+        "every sample day moves with the parameter: {}",
+        by_name["days"]
+    );
+
+    let ids = run_ids(&out);
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_eq!(by_name["a"]["run_id"], ids[0].as_str());
+    assert_eq!(by_name["b"]["run_id"], ids[1].as_str());
+    assert_eq!(by_name["a"]["label"], "latest~1");
+    let provenance = &by_name["provenance"];
+    assert_eq!(provenance["known"], true, "{provenance}");
+    let params = provenance["params"].as_array().unwrap();
+    assert_eq!(params.len(), 1, "{provenance}");
+    assert_eq!(params[0]["name"], "group_max_distance");
+    assert_ne!(params[0]["a"], params[0]["b"]);
+    assert_eq!(provenance["inputs_changed"], serde_json::json!([]));
+    // Both runs recorded their drop counts: the diff shows how each reason moved.
+    assert!(by_name["drops"].is_object(), "{}", by_name["drops"]);
+
+    // Run ids name the same runs; the figures are the same.
+    let by_id = json_of(&diff(&[
+        &ids[0],
+        &ids[1],
+        "--output",
+        out_text,
+        "--json",
+        "--top=100000",
+    ]));
+    for key in ["days", "rows", "otp", "transitions", "where", "provenance"] {
+        assert_eq!(by_id[key], by_name[key], "{key}");
+    }
+
+    // The terminal view names the runs and the parameter that moved.
+    let text = stdout(&diff(&["latest~1", "latest", "--output", out_text]));
+    assert!(
+        text.contains(&format!("A latest~1  (4 days, run {})", ids[0])),
+        "{text}"
+    );
+    assert!(text.contains("group_max_distance"), "{text}");
+}
+
+#[test]
+fn a_rerun_with_nothing_changed_is_identical_by_hash_and_bad_run_names_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_sample(&out, &[]);
+    let again = run_sample(&out, &[]);
+    assert!(
+        again["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "up-to-date"),
+        "{again}"
+    );
+    let out_text = out.to_str().unwrap();
+    let same = diff(&[
+        "latest~1",
+        "latest",
+        "--output",
+        out_text,
+        "--json",
+        "--exit-code",
+    ]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    let json = json_of(&same);
+    assert_eq!(json["days"]["identical"], 4);
+    assert_eq!(
+        json["days"]["identical_by_hash"], 4,
+        "recorded hashes spare reading the days"
+    );
+
+    let ids = run_ids(&out);
+    let missing = diff(&["latest~2", "latest", "--output", out_text]);
+    assert_eq!(missing.status.code(), Some(2));
+    let message = stderr(&missing);
+    assert!(message.contains("latest~2"), "{message}");
+    assert!(
+        message.contains(&ids[1]),
+        "the error lists runs there: {message}"
+    );
+    let unknown = diff(&["run-1-ffff", "latest", "--output", out_text]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("run-1-ffff"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let none = diff(&["latest~1", "latest", "--output", empty.to_str().unwrap()]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        stderr(&none).contains("no runs recorded"),
+        "{}",
+        stderr(&none)
+    );
+}
+
+#[test]
+fn a_day_whose_kept_version_is_gone_is_left_out_of_its_run_and_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_sample(&out, &[]);
+    run_sample(&out, &["--param", "group_max_distance=0.35"]);
+    // The first run's version of 2016-11-24 (kept when the second run replaced the day) is
+    // removed; the user-facing file holds the second run's bytes, so nothing holds the first
+    // run's output of that day any more.
+    let versions = out.join(".capq/versions/2016-11-24");
+    let first: Value = serde_json::from_slice(
+        &std::fs::read(out.join(format!(".capq/runs/{}/run.json", run_ids(&out)[0]))).unwrap(),
+    )
+    .unwrap();
+    let version = first["days"][0]["output"]["version"].as_str().unwrap();
+    assert!(
+        version.starts_with(".capq/versions/2016-11-24/"),
+        "{version}"
+    );
+    std::fs::remove_file(out.join(version)).unwrap();
+    assert!(
+        !files_in(&versions).iter().any(|n| n.ends_with(".csv")),
+        "only replaced outputs are kept as versions"
+    );
+
+    let output = diff(&[
+        "latest~1",
+        "latest",
+        "--output",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let json = json_of(&output);
+    let notes = stderr(&output);
+    assert!(
+        notes.contains("no readable output for 1 day(s) (2016-11-24)"),
+        "{notes}"
+    );
+    assert_eq!(json["days"]["added"], serde_json::json!(["2016-11-24"]));
+    assert_eq!(json["days"]["changed"].as_array().unwrap().len(), 3);
+}

@@ -585,3 +585,89 @@ fn a_run_writes_to_s3_and_reruns_incrementally_there() {
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 5);
 }
+
+/// `capq diff latest~1 latest --json` in `output`.
+fn diff_latest(output: &str) -> Value {
+    let result = capq_env(
+        &["diff", "latest~1", "latest", "--output", output, "--json"],
+        &[],
+    );
+    assert!(
+        matches!(result.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&result)
+    );
+    serde_json::from_slice(&result.stdout).unwrap()
+}
+
+#[test]
+fn every_run_ends_with_a_comparison_against_the_previous_one() {
+    let data = data();
+    let out = tempfile::tempdir().unwrap();
+    let output = out.path().to_str().unwrap();
+
+    let first = run(data.path(), output, &[], &[]);
+    assert!(
+        first["compared"].is_null(),
+        "a first run has nothing to compare: {first}"
+    );
+
+    let again = run(data.path(), output, &[], &[]);
+    let compared = &again["compared"];
+    assert_eq!(compared["previous"], first["run"], "{compared}");
+    assert_eq!(compared["differs"], false, "{compared}");
+    assert_eq!(compared["days"]["identical"], 4, "{compared}");
+    assert_eq!(compared["otp"]["change_pp"], 0.0, "{compared}");
+
+    // A parameter that moves rows: the comparison's counts are `capq diff`'s.
+    let changed = run(
+        data.path(),
+        output,
+        &["--param", "group_max_distance=0.05"],
+        &[],
+    );
+    let compared = &changed["compared"];
+    let full = diff_latest(output);
+    assert_eq!(compared["previous"], again["run"]);
+    assert_eq!(compared["differs"], true, "{compared}");
+    let changed_days = full["days"]["changed"].as_array().unwrap().len();
+    assert!(changed_days > 0, "{}", full["days"]);
+    assert_eq!(compared["days"]["changed"], changed_days);
+    for key in ["added", "removed", "changed"] {
+        assert_eq!(compared["rows"][key], full["rows"][key], "rows.{key}");
+    }
+    assert_eq!(
+        compared["otp"]["change_pp"],
+        full["otp"]["system"]["change_pp"]
+    );
+    assert_eq!(compared["otp"]["b"], full["otp"]["system"]["b"]["otp"]);
+
+    // The table view says the same in a few lines, and where the detail is.
+    let text = capq_env(
+        &[
+            "run",
+            "--data",
+            data.path().to_str().unwrap(),
+            "--output",
+            output,
+        ],
+        &[],
+    );
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    let shown = stdout(&text);
+    assert!(
+        shown.contains(&format!(
+            "compared with the previous run, {}:",
+            changed["run"].as_str().unwrap()
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("  rows     "), "{shown}");
+    assert!(
+        shown.contains("capq diff latest~1 latest --output"),
+        "{shown}"
+    );
+
+    let quiet = run(data.path(), output, &["--no-compare"], &[]);
+    assert!(quiet["compared"].is_null(), "{quiet}");
+}
