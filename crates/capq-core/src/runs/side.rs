@@ -5,8 +5,9 @@
 //!
 //! A day's version is normally kept under `.capq/versions/`; when it is gone but the
 //! user-facing `<DAY>_processed.csv` still holds the recorded bytes, that file stands in
-//! ([`output_location`]). A day whose output is gone altogether, or that the run only planned
-//! (a batch still running), is left out of the side and counted in [`RunSide::missing`].
+//! ([`output_location`]). A day whose output is gone altogether ([`RunSide::gone`]), or that
+//! a batch still running has not recorded yet ([`RunSide::planned`]), is left out of the side;
+//! so is a day without positions, which has no output to compare.
 
 use capmetrics::{Diagnostics, DropReason};
 use capq_aggregate::FileInfo;
@@ -26,9 +27,11 @@ const PARALLEL: usize = 32;
 #[derive(Debug, Clone)]
 pub struct RunSide {
     pub side: Side,
-    /// Days the run recorded without an output that can still be read: planned and not yet
-    /// recorded, or whose kept version and user-facing file are both gone or edited.
-    pub missing: Vec<capmetrics::Date>,
+    /// Days recorded with an output that cannot be read any more: its kept version and the
+    /// user-facing file are both gone or hold other bytes.
+    pub gone: Vec<capmetrics::Date>,
+    /// Days of a batch that no worker has recorded yet.
+    pub planned: Vec<capmetrics::Date>,
 }
 
 /// The side of `run`, labelled `label` (how the user named it, say `latest~1`, with the id).
@@ -50,16 +53,18 @@ pub async fn run_side(
         statuses[i] = status;
     }
     let mut days = Vec::new();
-    let mut missing = Vec::new();
+    let (mut gone, mut planned) = (Vec::new(), Vec::new());
     for (record, status) in run.days().iter().zip(statuses) {
-        match status {
-            Some(status) => days.push(SideDay {
+        match (status, record.status) {
+            (Some(status), _) => days.push(SideDay {
                 day: record.day,
                 status,
                 input_fingerprint: record.inputs.as_ref().map(|i| i.fingerprint.clone()),
                 drops: drops(record),
             }),
-            None => missing.push(record.day),
+            (None, DayStatus::Planned) => planned.push(record.day),
+            (None, DayStatus::Missing) => {}
+            (None, _) => gone.push(record.day),
         }
     }
     let mut side =
@@ -68,7 +73,11 @@ pub async fn run_side(
             detail: e.to_string(),
         })?;
     side.provenance = Some(provenance(run));
-    Ok(RunSide { side, missing })
+    Ok(RunSide {
+        side,
+        gone,
+        planned,
+    })
 }
 
 /// What the side holds for a day, or `None` when it holds nothing readable.

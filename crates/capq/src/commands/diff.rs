@@ -210,12 +210,21 @@ pub fn side_of_run(
     let found = handle
         .block_on(run_side(storage, folder, run, label.to_owned()))
         .map_err(|e| runs_error(e, &format!("{name}: reading run {}", run.id())))?;
-    if !found.missing.is_empty() {
+    if !found.gone.is_empty() {
         eprintln!(
-            "note: {name}: run {} has no readable output for {} day(s) ({}); they are left out",
+            "note: {name}: run {} has no readable output for {} day(s) ({}): its kept version \
+             is gone; they are left out",
             run.id(),
-            found.missing.len(),
-            day_list(&found.missing)
+            found.gone.len(),
+            day_list(&found.gone)
+        );
+    }
+    if !found.planned.is_empty() {
+        eprintln!(
+            "note: {name}: batch {} has not recorded {} day(s) yet ({}); they are left out",
+            run.id(),
+            found.planned.len(),
+            day_list(&found.planned)
         );
     }
     if found.side.days().is_empty() {
