@@ -269,13 +269,25 @@ impl Context<'_> {
         }
     }
 
-    /// The current partials of a day's two sides (docs/aggregate.md §4: the partial's
-    /// recorded source has the CSV's name and length, and the CSV is not newer than it). Two
-    /// partial files with the same bytes are decoded once.
+    /// The current partials of a day's two sides. When the side recorded the CSV's content
+    /// hash (a run does), a partial is current when its recorded source has that hash: a kept
+    /// version is named by its hash, not as the partial recorded it. Otherwise
+    /// (docs/aggregate.md §4) the partial's recorded source has the CSV's name and length, and
+    /// the CSV is not newer than it. Two partial files with the same bytes are decoded once.
     fn partials(&self, day: Date, files: [&OutputFile; 2], notes: &mut Vec<String>) -> Partials {
         let current = |p: &DayPartial, file: &OutputFile| {
-            let name = file.csv.name.rsplit('/').next().unwrap_or(&file.csv.name);
-            p.day() == day && file.csv.size.is_some_and(|size| p.describes(name, size))
+            if p.day() != day {
+                return false;
+            }
+            match (file.hash, p.source()) {
+                (Some(hash), Some(source)) => {
+                    source.hash == hash && file.csv.size.is_none_or(|size| size == source.len)
+                }
+                _ => {
+                    let name = file.csv.name.rsplit('/').next().unwrap_or(&file.csv.name);
+                    file.csv.size.is_some_and(|size| p.describes(name, size))
+                }
+            }
         };
         let raw = [
             self.partial_bytes(0, files[0], notes),
