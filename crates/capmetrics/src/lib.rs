@@ -1,6 +1,6 @@
 //! CapMetrics day processing: match each vehicle position to its trip's nearest scheduled stop,
 //! compute the schedule deviation, and keep one row per (trip, stop), exactly as the Python
-//! program it replaces did (see `SPEC.md` in the repository's `docs/`).
+//! program it replaces did (see `docs/capmetrics-spec.md`, which comments cite as SPEC.md).
 //!
 //! The crate is pure and synchronous. It reads bytes that someone else fetched (from disk, S3 or
 //! HTTP) and writes bytes someone else stores; it never touches the network.

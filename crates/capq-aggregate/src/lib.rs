@@ -1,7 +1,7 @@
-//! On-time statistics over processed CapMetrics days, as defined in `docs/aggregate.md`
-//! (AGGREGATE.md): row classes, the on-time window and its profiles, Wilson intervals,
-//! nearest-rank percentiles, day flags, and the aggregate folder's tables, `summary.json` and
-//! `report.html`.
+//! On-time statistics over processed CapMetrics days, as defined in `docs/aggregate.md` (which
+//! restates the shared AGGREGATE.md, cited by section in comments): row classes, the on-time
+//! window and its profiles, Wilson intervals, nearest-rank percentiles, day flags, and the
+//! aggregate folder's tables, `summary.json` and `report.html`.
 //!
 //! Each processed day yields a compact, mergeable partial (exact counts and per-second
 //! deviation counts per cell), so a year aggregates by merging partials instead of re-reading

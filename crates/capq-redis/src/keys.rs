@@ -1,8 +1,10 @@
 //! Every Redis key capq touches, in one table.
 //!
 //! The layout is RQ 2.x's (see `docs/rq-protocol.md`), so Python `rq`, `rq info` and
-//! rq-dashboard read our state and we read theirs. Lua scripts never spell a key: they get
-//! keys, or the prefixes below for keys named after a job or queue, as arguments.
+//! rq-dashboard read our state and we read theirs. Lua scripts get keys, or the prefixes below
+//! for keys named after a job or queue, as arguments; the only key text they spell is the
+//! `:dependencies` suffix after [`script_prefixes`]' dependencies prefix, and `maintain.lua`'s
+//! `:first_seen:` markers after the intermediate list's key.
 
 /// Every queue's list key, as members of one set.
 pub const QUEUES: &str = "rq:queues";

@@ -1,6 +1,6 @@
 //! capq's Redis broker: the only crate that speaks Redis. It keeps RQ 2.x's key layout, so
-//! Python `rq` clients, `rq info` and rq-dashboard work with it, and makes every state change
-//! one Lua script (`src/lua/`), so no crash can leave a job half-moved.
+//! Python `rq` clients, `rq info` and rq-dashboard work with it, and makes every change to a
+//! job one Lua script (`src/lua/`) or one `MULTI`, so no crash can leave a job half-moved.
 
 /// Operator actions: requeue, delete, suspend, resume, empty.
 mod admin;
