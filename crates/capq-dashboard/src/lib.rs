@@ -30,6 +30,8 @@ mod metrics;
 mod pages;
 mod redirect;
 mod reports;
+mod runs;
+mod runs_api;
 mod state;
 mod throttle;
 mod values;
@@ -43,6 +45,7 @@ use tokio::net::TcpListener;
 
 pub use error::Error;
 pub use reports::Outputs;
+pub use runs::RunFolders;
 pub use state::{AppState, Config};
 pub use throttle::ThrottleConfig;
 
@@ -56,6 +59,9 @@ pub fn router(state: AppState) -> Router {
         .route("/failed", get(pages::failed::page))
         .route("/batches/{id}", get(pages::batch::page))
         .route("/batches/{id}/files/{name}", get(pages::batch::file))
+        .route("/runs", get(pages::runs::page))
+        .route("/runs/{folder}/{id}", get(pages::runs::run))
+        .route("/diff", get(pages::diff::page))
         .route("/login", get(auth::login_form).post(auth::login_submit))
         .route("/logout", post(auth::logout))
         .route("/assets/{name}", get(assets::serve))
@@ -65,7 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/suspend", post(actions::suspend_form))
         .route("/resume", post(actions::resume_form))
         .route("/metrics", get(metrics::serve))
-        .nest("/api", api::router())
+        .nest("/api", api::router().merge(runs_api::router()))
         .fallback(fallback)
         .method_not_allowed_fallback(extract::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
