@@ -9,9 +9,11 @@
 //! anywhere else.
 //!
 //! Diffing a year reads and compares up to two CSVs a day, a second or two of CPU on every
-//! core. It runs on a blocking thread (the engine spreads it over its own threads and reads
-//! files through the runtime's handle), never on the async reactor, and [`DIFFS_AT_ONCE`]
-//! diffs run at a time: the others wait their turn rather than share the cores.
+//! core. Everything after resolving the two runs happens on a blocking thread, never on the
+//! async reactor: the sides are built from the manifests there (their reads driven through the
+//! runtime's handle), and the engine spreads the days over its own threads, which read files
+//! the same way. [`DIFFS_AT_ONCE`] diffs run at a time: the others wait their turn rather than
+//! share the cores.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -268,5 +270,37 @@ fn diff_error(error: capq_diff::Error) -> Error {
             Error::Storage(error.to_string())
         }
         _ => Error::Conflict(format!("cannot compare the runs: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_are_named_by_their_place_and_unknown_keys_say_what_there_is() {
+        let storage = Storage::from_env_vars(Vec::<(String, String)>::new()).unwrap();
+        let runs = RunFolders::new(
+            storage,
+            vec![
+                Location::parse("/srv/out").unwrap(),
+                Location::parse("s3://bucket/days/").unwrap(),
+            ],
+        );
+        let keys: Vec<String> = runs.folders().map(|(key, _)| key).collect();
+        assert_eq!(keys, ["1", "2"]);
+        assert_eq!(
+            runs.folder("2").unwrap().root().to_string(),
+            "s3://bucket/days/"
+        );
+        for bad in ["0", "3", "x", "-1", ""] {
+            let error = runs.folder(bad).unwrap_err();
+            assert_eq!(error.status(), axum::http::StatusCode::NOT_FOUND, "{bad}");
+            let message = error.to_string();
+            assert!(
+                message.contains("1 (/srv/out)") && message.contains("2 (s3://bucket/days/)"),
+                "{message}"
+            );
+        }
     }
 }

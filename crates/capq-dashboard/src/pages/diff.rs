@@ -551,3 +551,27 @@ fn per_day(c: &Compared) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_two_runs_of_the_first_folder_unless_asked_otherwise() {
+        let asked = DiffQuery::default().asked();
+        assert_eq!(
+            (asked.folder.as_str(), asked.a.as_str(), asked.b.as_str()),
+            ("1", "latest~1", "latest")
+        );
+        let query = DiffQuery {
+            folder: Some("2".into()),
+            a: Some(" run-1-aaaa ".into()),
+            b: Some("".into()),
+        };
+        let asked = query.asked();
+        assert_eq!(
+            (asked.folder.as_str(), asked.a.as_str(), asked.b.as_str()),
+            ("2", "run-1-aaaa", "latest")
+        );
+    }
+}
