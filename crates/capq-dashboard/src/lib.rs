@@ -11,6 +11,10 @@
 //! tokens throttled per client by `throttle.rs`). The health endpoints sit outside the guard so
 //! probes need no token. Bad query strings and paths are refused by `extract.rs`, as a page or
 //! as JSON like every other error.
+//!
+//! Besides Redis, the dashboard reads storage: batch pages read a batch's outputs and aggregate
+//! under `--read-outputs` (`reports.rs`), and the Runs and diff pages read the run records of
+//! the output folders of `--runs` (`runs.rs`, `pages/runs.rs`, `pages/diff.rs`).
 
 mod actions;
 mod api;
