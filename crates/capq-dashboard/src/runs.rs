@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use capmetrics::Date;
+use capq_aggregate::WindowChoice;
 use capq_core::layout::OutputFolder;
 use capq_core::runs::RunsError;
 use capq_core::runs::records::{Run, list_runs, load_run, resolve, run_ids};
@@ -135,9 +136,16 @@ impl RunFolders {
             .map_err(|e| runs_error(e, folder))
     }
 
-    /// The diff of runs `a` and `b` of `folder` (each an id, `latest` or `latest~N`), with
-    /// `capq diff`'s default options: the same figures as `capq diff A B --output DIR --json`.
-    pub async fn diff(&self, folder: &OutputFolder, a: &str, b: &str) -> Result<Compared> {
+    /// The diff of runs `a` and `b` of `folder` (each an id, `latest` or `latest~N`) under
+    /// `window`, with `capq diff`'s other default options: the same figures as
+    /// `capq diff A B --output DIR [--profile P] --json`.
+    pub async fn diff(
+        &self,
+        folder: &OutputFolder,
+        a: &str,
+        b: &str,
+        window: WindowChoice,
+    ) -> Result<Compared> {
         let started = Instant::now();
         let runs = self.list(folder).await?;
         let root = folder.root().to_string();
@@ -158,6 +166,7 @@ impl RunFolders {
             storage: self.inner.storage.clone(),
             folder: folder.clone(),
             labels: [a.to_owned(), b.to_owned()],
+            window,
         };
         let mut compared = tokio::task::spawn_blocking(move || work.compare(&run_a, &run_b))
             .await
@@ -174,6 +183,7 @@ struct Work {
     folder: OutputFolder,
     /// How the request named A and B.
     labels: [String; 2],
+    window: WindowChoice,
 }
 
 impl Work {
@@ -192,6 +202,7 @@ impl Work {
             } else {
                 cores
             },
+            window: self.window,
             ..DiffOptions::default()
         };
         let fetch = fetcher(&self.handle, &self.storage, self.folder.root());

@@ -1,11 +1,11 @@
 //! The JSON twins of the runs pages, under `/api` beside `api.rs`'s (and, like them, answering
 //! errors as JSON: `{"error": "...", "status": 404}`):
 //!
-//! | GET                          | what                                                     |
-//! |------------------------------|----------------------------------------------------------|
-//! | `/api/runs`                  | every `--runs` folder with its runs, newest first        |
-//! | `/api/runs/{folder}/{id}`    | one run (`id`, `latest` or `latest~N`) and all its days  |
-//! | `/api/diff?folder=&a=&b=`    | the diff of two runs: `capq diff A B --output DIR --json` |
+//! | GET                                | what                                                    |
+//! |------------------------------------|---------------------------------------------------------|
+//! | `/api/runs`                        | every `--runs` folder with its runs, newest first       |
+//! | `/api/runs/{folder}/{id}`          | one run (`id`, `latest` or `latest~N`) and all its days |
+//! | `/api/diff?folder=&a=&b=&profile=` | two runs' diff: `capq diff A B --output DIR --json`     |
 
 use axum::extract::State;
 use axum::routing::get;

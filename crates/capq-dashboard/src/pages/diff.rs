@@ -4,7 +4,8 @@
 //! performance A against B (percentage points, both Wilson intervals, the p50 shift), the class
 //! transition matrix whose early/on-time/late corner explains the change, and where the moved
 //! rows are. `a` and `b` are run ids, `latest` or `latest~N` (by default `latest~1` and
-//! `latest`, in the first folder); a form on the page picks them.
+//! `latest`, in the first folder), and `profile` the on-time window (`capq diff --profile`'s
+//! names; by default tcqsm); a form on the page picks them.
 //!
 //! Everything is drawn from the `capq_diff::Diff` the library returns, with the library's own
 //! formatters, so the page, the terminal view and `/api/diff` (the `Diff` serialized, as
@@ -16,6 +17,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use capmetrics::Date;
+use capq_aggregate::{Profile, WindowChoice};
 use capq_diff::Class;
 use capq_diff::render::{
     clean, count, grouped, headline, interval, medians, percent, points, share, signed,
@@ -31,6 +33,9 @@ use crate::extract::QueryParams;
 use crate::runs::Compared;
 use crate::state::AppState;
 
+/// The window `capq diff` uses unless told otherwise (`WindowChoice::default()`).
+const DEFAULT_PROFILE: Profile = Profile::Tcqsm;
+
 /// The query of `/diff` and `/api/diff`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct DiffQuery {
@@ -38,6 +43,8 @@ pub struct DiffQuery {
     pub folder: Option<String>,
     pub a: Option<String>,
     pub b: Option<String>,
+    /// The on-time window's profile (`tcqsm`, …); the default when absent.
+    pub profile: Option<String>,
 }
 
 /// What was asked for, with the defaults filled in.
@@ -46,6 +53,7 @@ pub struct Asked {
     pub folder: String,
     pub a: String,
     pub b: String,
+    pub profile: String,
 }
 
 impl DiffQuery {
@@ -61,6 +69,7 @@ impl DiffQuery {
             folder: text(&self.folder, "1"),
             a: text(&self.a, "latest~1"),
             b: text(&self.b, "latest"),
+            profile: text(&self.profile, DEFAULT_PROFILE.name()),
         }
     }
 }
@@ -70,7 +79,12 @@ pub async fn load(state: &AppState, query: &DiffQuery) -> Result<Compared> {
     let asked = query.asked();
     let runs = configured(state)?;
     let folder = runs.folder(&asked.folder)?;
-    runs.diff(folder, &asked.a, &asked.b).await
+    let profile = asked
+        .profile
+        .parse::<Profile>()
+        .map_err(|e| Error::BadRequest(format!("profile: {e}")))?;
+    runs.diff(folder, &asked.a, &asked.b, WindowChoice::Profile(profile))
+        .await
 }
 
 /// `GET /diff`.
@@ -131,6 +145,15 @@ fn form(state: &AppState, asked: &Asked) -> Markup {
                 }
                 label { "A " input type="text" name="a" value=(asked.a) size="24" aria-label="run A"; }
                 label { "B " input type="text" name="b" value=(asked.b) size="24" aria-label="run B"; }
+                label { "window "
+                    select name="profile" {
+                        @for profile in Profile::ALL {
+                            option value=(profile.name()) selected[profile.name() == asked.profile] {
+                                (profile.name()) " " (profile.window().to_string()) " s"
+                            }
+                        }
+                    }
+                }
                 button.primary type="submit" { "Compare" }
                 span.muted { "a run id, " code { "latest" } " or " code { "latest~N" } }
             }
@@ -563,15 +586,22 @@ mod tests {
             (asked.folder.as_str(), asked.a.as_str(), asked.b.as_str()),
             ("1", "latest~1", "latest")
         );
+        assert_eq!(asked.profile, "tcqsm");
+        assert_eq!(
+            WindowChoice::default(),
+            WindowChoice::Profile(DEFAULT_PROFILE)
+        );
         let query = DiffQuery {
             folder: Some("2".into()),
             a: Some(" run-1-aaaa ".into()),
             b: Some("".into()),
+            profile: Some("wmata".into()),
         };
         let asked = query.asked();
         assert_eq!(
             (asked.folder.as_str(), asked.a.as_str(), asked.b.as_str()),
             ("2", "run-1-aaaa", "latest")
         );
+        assert_eq!(asked.profile, "wmata");
     }
 }

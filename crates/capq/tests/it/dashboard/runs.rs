@@ -46,9 +46,11 @@ fn capq_run(out: &Path, extra: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&output)))
 }
 
-/// `capq diff A B --output out --json`.
-fn capq_diff_json(out: &Path, a: &str, b: &str) -> Value {
-    let output = capq(&["diff", a, b, "--output", out.to_str().unwrap(), "--json"]);
+/// `capq diff A B --output out --json`, with `extra` arguments.
+fn capq_diff_json(out: &Path, a: &str, b: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["diff", a, b, "--output", out.to_str().unwrap(), "--json"];
+    args.extend_from_slice(extra);
+    let output = capq(&args);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&output)))
 }
@@ -200,7 +202,7 @@ fn runs_pages_list_show_and_diff_two_runs_as_capq_diff_does() {
     assert_eq!(latest["run"]["id"], second.as_str());
 
     // The diff: the same figures as `capq diff --json` of the same runs.
-    let cli = capq_diff_json(out.path(), "latest~1", "latest");
+    let cli = capq_diff_json(out.path(), "latest~1", "latest", &[]);
     let api = ok(
         app.get("/api/diff?folder=1&a=latest~1&b=latest"),
         "api diff",
@@ -243,6 +245,21 @@ fn runs_pages_list_show_and_diff_two_runs_as_capq_diff_does() {
     assert_eq!(by_id["rows"], cli["rows"]);
     assert_eq!(by_id["otp"], cli["otp"]);
     assert_eq!(by_id["a"]["label"], first.as_str());
+    // Another on-time window, as `--profile` gives it; a profile that does not exist is a 400.
+    let capmetro = capq_diff_json(out.path(), "latest~1", "latest", &["--profile", "capmetro"]);
+    let api = ok(
+        app.get("/api/diff?folder=1&a=latest~1&b=latest&profile=capmetro"),
+        "capmetro",
+    )
+    .json();
+    assert_eq!(
+        api, capmetro,
+        "/api/diff with a profile is `capq diff --profile`"
+    );
+    assert_ne!(capmetro["otp"], cli["otp"], "the window moves the figures");
+    let bad = app.get("/api/diff?folder=1&profile=nope");
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.json()["error"].as_str().unwrap().contains("capmetro"));
     // The defaults are the latest two of the first folder.
     let page = ok(app.get("/diff"), "diff with defaults").body;
     assert_eq!(tile(&page, "days-changed"), changed.to_string());
@@ -377,7 +394,7 @@ fn hostile_ids_labels_and_errors_show_as_text_and_unknown_runs_are_404s() {
 fn runs_and_a_diff_in_chromium() {
     let redis = RedisServer::start();
     let (out, first, second) = two_runs();
-    let changed = capq_diff_json(out.path(), "latest~1", "latest")["days"]["changed"]
+    let changed = capq_diff_json(out.path(), "latest~1", "latest", &[])["days"]["changed"]
         .as_array()
         .unwrap()
         .len();
