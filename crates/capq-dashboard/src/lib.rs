@@ -11,6 +11,10 @@
 //! tokens throttled per client by `throttle.rs`). The health endpoints sit outside the guard so
 //! probes need no token. Bad query strings and paths are refused by `extract.rs`, as a page or
 //! as JSON like every other error.
+//!
+//! Besides Redis, the dashboard reads storage: batch pages read a batch's outputs and aggregate
+//! under `--read-outputs` (`reports.rs`), and the Runs and diff pages read the run records of
+//! the output folders of `--runs` (`runs.rs`, `pages/runs.rs`, `pages/diff.rs`).
 
 mod actions;
 mod api;
@@ -30,6 +34,8 @@ mod metrics;
 mod pages;
 mod redirect;
 mod reports;
+mod runs;
+mod runs_api;
 mod state;
 mod throttle;
 mod values;
@@ -43,6 +49,7 @@ use tokio::net::TcpListener;
 
 pub use error::Error;
 pub use reports::Outputs;
+pub use runs::RunFolders;
 pub use state::{AppState, Config};
 pub use throttle::ThrottleConfig;
 
@@ -56,6 +63,9 @@ pub fn router(state: AppState) -> Router {
         .route("/failed", get(pages::failed::page))
         .route("/batches/{id}", get(pages::batch::page))
         .route("/batches/{id}/files/{name}", get(pages::batch::file))
+        .route("/runs", get(pages::runs::page))
+        .route("/runs/{folder}/{id}", get(pages::runs::run))
+        .route("/diff", get(pages::diff::page))
         .route("/login", get(auth::login_form).post(auth::login_submit))
         .route("/logout", post(auth::logout))
         .route("/assets/{name}", get(assets::serve))
@@ -65,7 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/suspend", post(actions::suspend_form))
         .route("/resume", post(actions::resume_form))
         .route("/metrics", get(metrics::serve))
-        .nest("/api", api::router())
+        .nest("/api", api::router().merge(runs_api::router()))
         .fallback(fallback)
         .method_not_allowed_fallback(extract::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))

@@ -24,6 +24,7 @@ use crate::auth::Keys;
 use crate::error::{Error, Result};
 use crate::format;
 use crate::reports::{Outputs, Reports};
+use crate::runs::RunFolders;
 use crate::throttle::{Throttle, ThrottleConfig};
 
 /// How the dashboard behaves.
@@ -55,6 +56,9 @@ pub struct Config {
     /// How long a batch page waits for its aggregate before answering without it (the
     /// computation goes on, and the page's live updates bring it in).
     pub report_wait: Duration,
+    /// The output folders whose runs `/runs` lists and `/diff` compares (`--runs`); `None`:
+    /// none.
+    pub runs: Option<RunFolders>,
 }
 
 impl Default for Config {
@@ -71,6 +75,7 @@ impl Default for Config {
             outputs: None,
             report_refresh: Duration::from_secs(10),
             report_wait: Duration::from_secs(3),
+            runs: None,
         }
     }
 }

@@ -193,6 +193,17 @@ pub struct DashboardArgs {
         value_delimiter = ','
     )]
     pub read_outputs: Vec<String>,
+    /// Output folders whose runs (`capq run`, `capq enqueue`) the Runs page (`/runs`) lists and
+    /// the diff page (`/diff`) compares: a folder, `file://` or `s3://` URL, as given to
+    /// `--output`; repeat the flag or separate by commas. They are read as given, whatever
+    /// --read-outputs allows [default: none]
+    #[arg(
+        long = "runs",
+        value_name = "DIR|URL",
+        env = "CAPQ_DASHBOARD_RUNS",
+        value_delimiter = ','
+    )]
+    pub runs: Vec<String>,
 }
 
 #[derive(Debug, Args)]

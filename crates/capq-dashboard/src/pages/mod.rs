@@ -9,11 +9,13 @@
 //! capq-aggregate's renderer, which escapes every string from the data itself.
 
 pub mod batch;
+pub mod diff;
 pub mod failed;
 pub mod job;
 pub mod login;
 pub mod overview;
 pub mod queue;
+pub mod runs;
 pub mod workers;
 
 use std::time::SystemTime;
@@ -82,6 +84,7 @@ pub enum Nav {
     Job,
     Workers,
     Failed,
+    Runs,
 }
 
 /// The page around `content`: header with navigation and the suspend switch, the flash
@@ -112,6 +115,7 @@ pub fn layout(ctx: &PageCtx, nav: Nav, title: &str, suspended: bool, content: Ma
                         (link(Nav::Overview, "/", "Overview"))
                         (link(Nav::Workers, "/workers", "Workers"))
                         (link(Nav::Failed, "/failed", "Failed"))
+                        (link(Nav::Runs, "/runs", "Runs"))
                     }
                     span.spacer {}
                     span #live-status .live { "" }

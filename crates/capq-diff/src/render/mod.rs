@@ -5,6 +5,9 @@
 //! Values that come from the files (headsigns, timestamps, labels) are shown with control
 //! characters escaped, so a CSV cannot rewrite the reader's terminal; the Markdown view also
 //! escapes the characters Markdown would interpret.
+//!
+//! The small formatters below (`grouped`, `points`, `interval`, …) are public so that other
+//! views of a diff, such as the dashboard's HTML page, write figures exactly as these do.
 
 mod markdown;
 mod terminal;
@@ -17,7 +20,7 @@ use crate::Diff;
 use crate::report::OtpChange;
 
 pub use markdown::markdown;
-pub use terminal::terminal;
+pub use terminal::{headline, terminal};
 
 /// The JSON view: the report, pretty-printed, with a final line feed.
 pub fn json(diff: &Diff) -> String {
@@ -30,7 +33,7 @@ pub fn json(diff: &Diff) -> String {
 }
 
 /// `n` with its thousands grouped by commas: `3,000`.
-pub(crate) fn grouped(n: u64) -> String {
+pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
@@ -43,7 +46,7 @@ pub(crate) fn grouped(n: u64) -> String {
 }
 
 /// A change with its sign: `+1,234`, `-12`, `0`.
-pub(crate) fn signed(n: i64) -> String {
+pub fn signed(n: i64) -> String {
     match n {
         0 => "0".to_owned(),
         n if n > 0 => format!("+{}", grouped(n.unsigned_abs())),
@@ -52,12 +55,12 @@ pub(crate) fn signed(n: i64) -> String {
 }
 
 /// A fraction as a percentage with two decimals, `-` when undefined.
-pub(crate) fn percent(x: Option<f64>) -> String {
+pub fn percent(x: Option<f64>) -> String {
     x.map_or_else(|| "-".to_owned(), |x| format!("{:.2} %", x * 100.0))
 }
 
 /// A share of moved rows: whole percent, or one decimal below 10 %.
-pub(crate) fn share(x: f64) -> String {
+pub fn share(x: f64) -> String {
     let p = x * 100.0;
     if p < 10.0 && p > 0.0 {
         format!("{p:.1} %")
@@ -67,7 +70,7 @@ pub(crate) fn share(x: f64) -> String {
 }
 
 /// The Wilson interval as `71.20–71.26`.
-pub(crate) fn interval(lo: Option<f64>, hi: Option<f64>) -> String {
+pub fn interval(lo: Option<f64>, hi: Option<f64>) -> String {
     match (lo, hi) {
         (Some(lo), Some(hi)) => format!("{:.2}–{:.2}", lo * 100.0, hi * 100.0),
         _ => "-".to_owned(),
@@ -75,7 +78,7 @@ pub(crate) fn interval(lo: Option<f64>, hi: Option<f64>) -> String {
 }
 
 /// A change in percentage points: `+0.02 pp`.
-pub(crate) fn points(x: Option<f64>) -> String {
+pub fn points(x: Option<f64>) -> String {
     x.map_or_else(
         || "-".to_owned(),
         // -0.00 reads as a change in the wrong direction.
@@ -91,7 +94,7 @@ pub(crate) fn points(x: Option<f64>) -> String {
 }
 
 /// The medians: `45 s → 44 s (-1 s)`, or `45 s` when equal.
-pub(crate) fn medians(change: &OtpChange) -> String {
+pub fn medians(change: &OtpChange) -> String {
     let seconds = |x: Option<i64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x} s"));
     match (change.a.p50, change.b.p50) {
         (x, y) if x == y => seconds(x),
@@ -103,7 +106,7 @@ pub(crate) fn medians(change: &OtpChange) -> String {
 }
 
 /// Days as a list, the first `most` of them: `2016-11-24, 2016-11-25 and 3 more`.
-pub(crate) fn day_list(days: &[Date], most: usize) -> String {
+pub fn day_list(days: &[Date], most: usize) -> String {
     let shown: Vec<String> = days.iter().take(most).map(Date::to_string).collect();
     let rest = days.len().saturating_sub(most);
     if rest == 0 {
@@ -114,13 +117,13 @@ pub(crate) fn day_list(days: &[Date], most: usize) -> String {
 }
 
 /// `1 day`, `2 days`.
-pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
+pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", grouped(n), if n == 1 { one } else { many })
 }
 
 /// Text from a file or a label, with control characters (and the Unicode controls that
 /// reorder or split lines) escaped as Rust writes them.
-pub(crate) fn clean(text: &str) -> Cow<'_, str> {
+pub fn clean(text: &str) -> Cow<'_, str> {
     let unsafe_char = |c: char| {
         c.is_control()
             || matches!(

@@ -465,7 +465,7 @@ fn places(out: &mut String, diff: &Diff, paint: Paint) {
 }
 
 /// The most concentrated ranking as a sentence: "91 % of moved rows are in hour 0".
-pub(crate) fn headline(diff: &Diff) -> Option<String> {
+pub fn headline(diff: &Diff) -> Option<String> {
     let p = &diff.places;
     // That every moved row is on the one day that moved says nothing the day list does not.
     let by_day = if p.by_day.len() > 1 {

@@ -1,10 +1,11 @@
 //! `capq dashboard`: the web dashboard (crate `capq-dashboard`). Serves until SIGINT or
 //! SIGTERM, then finishes the requests in flight. Batch pages read outputs and aggregates from
-//! storage, under the prefixes of `--read-outputs` only.
+//! storage, under the prefixes of `--read-outputs` only; the Runs page reads the runs of the
+//! output folders of `--runs`.
 
 use anyhow::Context;
-use capq_dashboard::{AppState, Config, Outputs};
-use capq_storage::{OutputAllowList, Storage};
+use capq_dashboard::{AppState, Config, Outputs, RunFolders};
+use capq_storage::{Location, OutputAllowList, Storage};
 
 use super::{connect, runtime};
 use crate::cli::DashboardArgs;
@@ -32,6 +33,7 @@ pub fn run(args: DashboardArgs) -> anyhow::Result<u8> {
             allowed,
         })
     };
+    let runs = run_folders(&args.runs)?;
     let runtime = runtime()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.bind)
@@ -51,18 +53,43 @@ pub fn run(args: DashboardArgs) -> anyhow::Result<u8> {
         let reads = outputs
             .as_ref()
             .map_or_else(|| "nothing".to_owned(), |o| o.allowed.to_string());
+        let runs_shown = runs.as_ref().map_or_else(
+            || "no runs (--runs)".to_owned(),
+            |r| {
+                let folders: Vec<String> = r.folders().map(|(_, f)| f.root().to_string()).collect();
+                format!("runs in {}", folders.join(", "))
+            },
+        );
         let config = Config {
             token,
             loopback_only: loopback,
             outputs,
+            runs,
             ..Config::default()
         };
         let state = AppState::new(redis, config)?;
-        eprintln!("capq dashboard: http://{address}/ (Redis {url}; batch pages read under {reads})");
+        eprintln!(
+            "capq dashboard: http://{address}/ (Redis {url}; batch pages read under {reads}; {runs_shown})"
+        );
         capq_dashboard::serve(listener, state, shutdown_signal()).await?;
         eprintln!("capq dashboard: stopped");
         Ok(0)
     })
+}
+
+/// The folders of `--runs`, parsed as `--output` is; `None` when there are none.
+fn run_folders(texts: &[String]) -> anyhow::Result<Option<RunFolders>> {
+    let locations = texts
+        .iter()
+        .map(|text| text.trim())
+        .filter(|text| !text.is_empty())
+        .map(|text| Location::parse(text).map_err(|e| UserError(format!("--runs {text}: {e}"))))
+        .collect::<Result<Vec<Location>, UserError>>()?;
+    if locations.is_empty() {
+        return Ok(None);
+    }
+    let storage = Storage::from_env().context("configuring storage")?;
+    Ok(Some(RunFolders::new(storage, locations)))
 }
 
 /// Completes on the first SIGINT or SIGTERM.

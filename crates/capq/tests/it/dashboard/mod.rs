@@ -3,13 +3,15 @@
 //! (`hostile.rs`), throttling of wrong tokens over real sockets (`throttle.rs`), jobs enqueued
 //! and failed by Python `rq` and by capq side by side (`interop.rs`), Debian's chromium
 //! driven through chromedriver by fantoccini (`browser.rs`), and batch pages with their
-//! aggregate, in-process and in chromium (`batch.rs`).
+//! aggregate, in-process and in chromium (`batch.rs`), and the Runs and diff pages over runs
+//! made by the real `capq run` (`runs.rs`).
 
 mod batch;
 mod browser;
 mod handlers;
 mod hostile;
 mod interop;
+mod runs;
 mod throttle;
 
 use std::net::SocketAddr;
