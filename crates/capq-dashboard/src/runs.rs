@@ -212,8 +212,8 @@ impl Work {
             a: run_a.id().to_owned(),
             b: run_b.id().to_owned(),
             diff,
-            missing_a: side_a.missing,
-            missing_b: side_b.missing,
+            missing_a: left_out(&side_a),
+            missing_b: left_out(&side_b),
             seconds: 0.0,
         })
     }
@@ -314,4 +314,12 @@ mod tests {
             );
         }
     }
+}
+
+/// The days a run side leaves out: those whose output is gone and a running batch's days not
+/// recorded yet, in order.
+fn left_out(side: &RunSide) -> Vec<Date> {
+    let mut days: Vec<Date> = side.gone.iter().chain(&side.planned).copied().collect();
+    days.sort();
+    days
 }

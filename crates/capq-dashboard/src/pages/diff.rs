@@ -176,7 +176,8 @@ fn render(asked: &Asked, c: &Compared) -> Markup {
             }
             @for (name, missing) in [("A", &c.missing_a), ("B", &c.missing_b)] {
                 @if !missing.is_empty() {
-                    p.muted { (name) " has no readable output for " (count(missing.len() as u64, "day", "days"))
+                    p.muted { (name) " has no readable output (kept version gone, or not recorded yet) for "
+                        (count(missing.len() as u64, "day", "days"))
                         ": " (days_text(missing)) "; they are left out." }
                 }
             }
