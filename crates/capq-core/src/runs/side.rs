@@ -18,7 +18,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use super::RunsError;
 use super::manifest::{DayRecord, DayStatus};
 use super::records::{Run, output_location};
-use crate::layout::{OutputFolder, output_name};
+use crate::layout::{OutputFolder, output_name, partial_name};
 
 /// Stats in flight while locating a run's outputs.
 const PARALLEL: usize = 32;
@@ -106,17 +106,18 @@ async fn status(
             } else {
                 output_name(record.day)
             };
-            // A version's partial is trusted only beside its version; the user-facing partial
-            // is found by the engine's own currency check if the side lists it.
-            let partial = output
-                .partial
-                .as_ref()
-                .filter(|_| versioned)
-                .map(|p| FileInfo {
-                    name: p.clone(),
-                    size: None,
-                    modified: None,
-                });
+            // The partial beside the file read: the version's as recorded, or the user-facing
+            // one. The diff trusts it only if its recorded source hash is the output's.
+            let partial = if versioned {
+                output.partial.clone()
+            } else {
+                Some(partial_name(record.day))
+            }
+            .map(|name| FileInfo {
+                name,
+                size: None,
+                modified: None,
+            });
             Ok(Some(SideStatus::Output(OutputFile {
                 csv: FileInfo {
                     name,
