@@ -7,6 +7,7 @@ mod health;
 mod incremental;
 mod logs;
 mod mixed_fleet;
+mod pinned;
 mod readme;
 mod requeue;
 mod rq_tools;
