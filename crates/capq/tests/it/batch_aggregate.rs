@@ -152,7 +152,10 @@ fn the_aggregate_waits_for_every_day_runs_once_and_lists_the_failed_day() {
         .expect("rq info runs");
     let info = String::from_utf8_lossy(&info.stdout).into_owned();
     assert!(
-        info.contains("queue default 5, 0 executing, 0 finished, 0 failed"),
+        info.contains(&format!(
+            "queue {} 5, 0 executing, 0 finished, 0 failed",
+            crate::queue::pinned_default()
+        )),
         "{info}"
     );
 

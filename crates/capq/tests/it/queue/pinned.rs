@@ -6,9 +6,10 @@
 use std::time::{Duration, Instant};
 
 use capq_test_support::RedisServer;
+use capq_test_support::python::venv_bin;
 use serde_json::Value;
 
-use super::{eventually, run_capq, spawn_worker, spawn_worker_at};
+use super::{eventually, own_processor, run_capq, spawn_worker, spawn_worker_at};
 use crate::dashboard::App;
 
 /// The processor the "other build" runs.
@@ -29,18 +30,6 @@ fn ok(output: &std::process::Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// This build's processor fingerprint, as `capq --version` prints it.
-fn own_processor() -> String {
-    let version = ok(&run_capq(&["--version"], &[]));
-    let processor = version
-        .split_once("(processor ")
-        .and_then(|(_, rest)| rest.split_once(')'))
-        .map(|(processor, _)| processor)
-        .unwrap_or_else(|| panic!("no processor in {version:?}"));
-    assert_eq!(processor.len(), 16, "{version}");
-    processor.to_owned()
 }
 
 fn enqueue(redis: &RedisServer, output: &str, days: &str, extra: &[&str]) -> Value {
@@ -131,6 +120,19 @@ fn a_pinned_batch_runs_on_a_worker_of_its_build_and_records_its_processor() {
     assert_eq!(manifest["batch"]["queue"], pinned_queue.as_str());
     assert_eq!(manifest["processor"], own.as_str());
 
+    // `rq info` reads the pinned queue as any other.
+    let rq_info = std::process::Command::new(venv_bin("rq"))
+        .args(["info", "--url", &redis.url(), "--raw", "--only-queues"])
+        .output()
+        .expect("rq info runs");
+    let rq_info = String::from_utf8_lossy(&rq_info.stdout).into_owned();
+    assert!(
+        rq_info.contains(&format!(
+            "queue {pinned_queue} 2, 0 executing, 0 finished, 0 failed"
+        )),
+        "{rq_info}"
+    );
+
     let mut worker = spawn_worker(&redis, None, &["--burst", "--allow-output", &output]);
     assert!(
         worker.wait(Duration::from_secs(120)).success(),
@@ -144,6 +146,15 @@ fn a_pinned_batch_runs_on_a_worker_of_its_build_and_records_its_processor() {
         "{}",
         worker.log()
     );
+    if field(&redis, &aggregate, "status") == "queued" {
+        // Released as the burst worker found its queues empty: one more pass runs it.
+        let mut again = spawn_worker(&redis, None, &["--burst", "--allow-output", &output]);
+        assert!(
+            again.wait(Duration::from_secs(120)).success(),
+            "{}",
+            again.log()
+        );
+    }
     for id in days.iter().chain([&aggregate]) {
         assert_eq!(field(&redis, id, "status"), "finished", "{id}");
     }
