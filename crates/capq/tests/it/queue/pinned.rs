@@ -16,10 +16,14 @@ use crate::dashboard::App;
 const OTHER: &str = "0123456789abcdef";
 
 fn other_build() -> Vec<(String, String)> {
-    vec![(
-        "CAPQ_TEST_PROCESSOR_FINGERPRINT".to_owned(),
-        OTHER.to_owned(),
-    )]
+    vec![
+        (
+            "CAPQ_TEST_PROCESSOR_FINGERPRINT".to_owned(),
+            OTHER.to_owned(),
+        ),
+        // The override is honoured only with the test switch on.
+        ("CAPQ_TEST_TASKS".to_owned(), "1".to_owned()),
+    ]
 }
 
 fn ok(output: &std::process::Output) -> String {
