@@ -84,7 +84,7 @@ fn worker_calls(redis: &RedisServer) -> u64 {
                 || line.starts_with("cmdstat_blmove:")
         })
         .filter_map(|line| {
-            line.split(|c| c == ':' || c == ',')
+            line.split([':', ','])
                 .find_map(|part| part.strip_prefix("calls="))
                 .and_then(|n| n.parse::<u64>().ok())
         })
@@ -244,7 +244,7 @@ fn a_worker_of_another_fingerprint_does_not_run_a_pinned_job() {
         redis
             .command(&["LRANGE", &format!("rq:queue:{pinned_queue}"), "0", "-1"])
             .strings(),
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
     assert_eq!(
         redis
