@@ -39,9 +39,7 @@ pub async fn run_side(
     label: String,
 ) -> Result<RunSide, RunsError> {
     let located: Vec<(usize, Option<SideStatus>)> = stream::iter(run.days().iter().enumerate())
-        .map(|(i, record)| async move {
-            Ok::<_, RunsError>((i, status(storage, folder, record).await?))
-        })
+        .map(|(i, record)| async move { Ok::<_, RunsError>((i, status(storage, folder, record).await?)) })
         .buffer_unordered(PARALLEL)
         .try_collect()
         .await?;
@@ -62,11 +60,12 @@ pub async fn run_side(
             None => missing.push(record.day),
         }
     }
-    let mut side =
-        Side::new(label, folder.root().to_string(), days).map_err(|e| RunsError::Malformed {
+    let mut side = Side::new(label, folder.root().to_string(), days).map_err(|e| {
+        RunsError::Malformed {
             location: folder.manifest(run.id()).to_string(),
             detail: e.to_string(),
-        })?;
+        }
+    })?;
     side.provenance = Some(provenance(run));
     Ok(RunSide { side, missing })
 }
@@ -99,15 +98,11 @@ async fn status(
             };
             // A version's partial is trusted only beside its version; the user-facing partial
             // is found by the engine's own currency check if the side lists it.
-            let partial = output
-                .partial
-                .as_ref()
-                .filter(|_| versioned)
-                .map(|p| FileInfo {
-                    name: p.clone(),
-                    size: None,
-                    modified: None,
-                });
+            let partial = output.partial.as_ref().filter(|_| versioned).map(|p| FileInfo {
+                name: p.clone(),
+                size: None,
+                modified: None,
+            });
             Ok(Some(SideStatus::Output(OutputFile {
                 csv: FileInfo {
                     name,
@@ -123,8 +118,7 @@ async fn status(
 }
 
 fn drops(record: &DayRecord) -> Option<Diagnostics> {
-    let (rows_in, rows_out, dropped) =
-        (record.rows_in?, record.rows_out?, record.dropped.as_ref()?);
+    let (rows_in, rows_out, dropped) = (record.rows_in?, record.rows_out?, record.dropped.as_ref()?);
     let mut diagnostics = Diagnostics::default();
     diagnostics.rows_in = rows_in;
     diagnostics.rows_out = rows_out;

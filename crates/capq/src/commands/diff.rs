@@ -185,8 +185,8 @@ fn side(
         (Spec::Folder(location), _) => folder_side(remote, name, text, location),
         (Spec::Run(run), Some((runtime, storage))) => {
             let folder = output;
-            let run =
-                resolve(runs, run, &folder.root().to_string()).map_err(|e| runs_error(e, name))?;
+            let run = resolve(runs, run, &folder.root().to_string())
+                .map_err(|e| runs_error(e, name))?;
             let found = runtime
                 .block_on(run_side(storage, folder, run, text.to_owned()))
                 .map_err(|e| runs_error(e, &format!("{name}: reading run {}", run.id())))?;
@@ -203,9 +203,7 @@ fn side(
             }
             Ok(found.side)
         }
-        (Spec::Run(_), None) => {
-            anyhow::bail!("{name}: reading runs needs storage, which is not configured")
-        }
+        (Spec::Run(_), None) => anyhow::bail!("{name}: reading runs needs storage, which is not configured"),
     }
 }
 
@@ -260,6 +258,7 @@ fn folder_side(
     }
     Ok(side)
 }
+
 
 /// The files directly in a local folder, with their sizes and modification times (what
 /// `Storage::list_entries` gives, without configuring storage).
