@@ -64,7 +64,7 @@ pub enum JobError {
          runs processor {own}, so it must not make the job's output; it was on queue {queue}, \
          which workers of every build take jobs from (capq enqueue puts a pinned job on \
          {}, which only workers of that build listen on)",
-        crate::pin::pinned_queue(crate::pin::split(queue).map_or(queue.as_str(), |(base, _)| base), pinned)
+        crate::pin::home_queue(queue, pinned)
     )]
     PinnedElsewhere {
         pinned: String,

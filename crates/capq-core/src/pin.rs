@@ -42,6 +42,13 @@ pub fn split(queue: &str) -> Option<(&str, &str)> {
     (!base.is_empty() && is_fingerprint(processor)).then_some((base, processor))
 }
 
+/// The queue a job found on `queue` and pinned to `processor` belongs on: `queue`'s plain
+/// name (itself, or the queue it pins) pinned to `processor`.
+pub fn home_queue(queue: &str, processor: &str) -> String {
+    let base = split(queue).map_or(queue, |(base, _)| base);
+    pinned_queue(base, processor)
+}
+
 /// A worker was told to listen on a queue pinned to another processor than its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForeignQueue {
@@ -116,6 +123,8 @@ mod tests {
         let queue = pinned_queue("default", OWN);
         assert_eq!(queue, "default@3f2a9c1e07bd5a61");
         assert_eq!(split(&queue), Some(("default", OWN)));
+        assert_eq!(home_queue("default", OTHER), "default@7c19d00e4b2f8a90");
+        assert_eq!(home_queue(&queue, OTHER), "default@7c19d00e4b2f8a90");
         // The last `@` separates, so a queue whose own name has one still pins.
         assert_eq!(
             split(&pinned_queue("team@site", OWN)),
