@@ -46,6 +46,8 @@ pub struct Job {
     /// already marked it started.
     pub attempts: u32,
     pub description: String,
+    /// The processor fingerprint the job is pinned to (its `capq_processor` field), if any.
+    pub processor: Option<String>,
 }
 
 /// Why a claimed job cannot run.
@@ -57,6 +59,18 @@ pub enum JobError {
     Payload(#[from] PayloadError),
     #[error("job field `{field}` is invalid: {value:?}")]
     Field { field: &'static str, value: String },
+    #[error(
+        "the job is pinned to processor {pinned} (its field `capq_processor`), and this worker \
+         runs processor {own}, so it must not make the job's output; it was on queue {queue}, \
+         which workers of every build take jobs from (capq enqueue puts a pinned job on \
+         {}, which only workers of that build listen on)",
+        crate::pin::home_queue(queue, pinned)
+    )]
+    PinnedElsewhere {
+        pinned: String,
+        own: String,
+        queue: String,
+    },
     #[error(
         "job field `retry_intervals` is invalid: {value}: each interval must be from 0 to \
          {MAX_RETRY_INTERVAL} seconds (a year)"
@@ -164,6 +178,25 @@ impl Job {
             group: text("group_id").filter(|g| !g.is_empty()),
             recoveries,
             attempts,
+            processor: text(crate::pin::FIELD).filter(|p| !p.is_empty()),
+        }
+    }
+
+    /// Makes a job pinned to another processor than `own` one that cannot run: the worker then
+    /// fails it for good (its retries are not used: no worker of this build may ever run it),
+    /// and it is never handed back, so it cannot come back to this worker in a loop.
+    ///
+    /// Routing keeps such jobs away from this worker (`crate::pin`); this catches a job put
+    /// by hand on a queue that every build listens on.
+    pub fn refuse_unless_pinned_to(&mut self, own: &str) {
+        if let Some(pinned) = self.processor.as_deref().filter(|p| *p != own)
+            && self.call.is_ok()
+        {
+            self.call = Err(JobError::PinnedElsewhere {
+                pinned: pinned.to_owned(),
+                own: own.to_owned(),
+                queue: self.queue.clone(),
+            });
         }
     }
 
@@ -283,6 +316,36 @@ mod tests {
             Defaults::default(),
         );
         assert!(matches!(garbage.call, Err(JobError::Payload(_))));
+    }
+
+    #[test]
+    fn a_job_pinned_to_another_processor_cannot_run() {
+        let data = data();
+        let pinned = |processor: &[u8]| {
+            Job::from_claimed(
+                claimed(&[("data", &data), ("capq_processor", processor)]),
+                Defaults::default(),
+            )
+        };
+        let mut own = pinned(b"3f2a9c1e07bd5a61");
+        assert_eq!(own.processor.as_deref(), Some("3f2a9c1e07bd5a61"));
+        own.refuse_unless_pinned_to("3f2a9c1e07bd5a61");
+        assert!(own.call.is_ok());
+        let mut unpinned = pinned(b"");
+        assert_eq!(unpinned.processor, None);
+        unpinned.refuse_unless_pinned_to("3f2a9c1e07bd5a61");
+        assert!(unpinned.call.is_ok());
+
+        let mut foreign = pinned(b"7c19d00e4b2f8a90");
+        foreign.refuse_unless_pinned_to("3f2a9c1e07bd5a61");
+        let message = foreign.call.unwrap_err().to_string();
+        assert!(
+            message.contains("pinned to processor 7c19d00e4b2f8a90")
+                && message.contains("runs processor 3f2a9c1e07bd5a61")
+                && message.contains("on queue default,")
+                && message.contains("default@7c19d00e4b2f8a90"),
+            "{message}"
+        );
     }
 
     #[test]

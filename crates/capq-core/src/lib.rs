@@ -17,6 +17,8 @@ pub mod memory;
 pub mod monitor;
 /// A job's `data`: the call to make, decoded safely from pickle or JSON.
 pub mod payload;
+/// Version-pinned queues: routing a batch's jobs to workers of the build it was enqueued for.
+pub mod pin;
 /// The one day pipeline: process a day, store its output and partial.
 pub mod pipeline;
 /// Runs as records: manifests, day records, and what is up to date.

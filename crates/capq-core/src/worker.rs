@@ -83,6 +83,9 @@ pub struct WorkerConfig {
     pub upkeep_every: Duration,
     /// Where the worker reports its vital signs (for `/healthz` and `/metrics`).
     pub monitor: Arc<Monitor>,
+    /// The processor fingerprint of this build: a job pinned to another one is failed
+    /// unrun (`Job::refuse_unless_pinned_to`).
+    pub processor: String,
 }
 
 impl WorkerConfig {
@@ -103,6 +106,7 @@ impl WorkerConfig {
             },
             upkeep_every: Duration::from_secs(3),
             monitor: Arc::new(Monitor::default()),
+            processor: crate::runs::processor_fingerprint().to_owned(),
         }
     }
 }
@@ -361,6 +365,7 @@ pub async fn run<B: Broker>(
         slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
         done: done_tx.clone(),
         defaults: config.defaults,
+        processor: config.processor.clone(),
     };
     dispatch(
         &*broker,
@@ -635,6 +640,7 @@ struct Executor {
     slots: Arc<Semaphore>,
     done: mpsc::UnboundedSender<Event>,
     defaults: Defaults,
+    processor: String,
 }
 
 impl Executor {
@@ -644,7 +650,8 @@ impl Executor {
         let mut permits = permits.into_iter();
         let mut started = false;
         for claimed in jobs {
-            let job = Job::from_claimed(claimed, self.defaults);
+            let mut job = Job::from_claimed(claimed, self.defaults);
+            job.refuse_unless_pinned_to(&self.processor);
             let control = self.hold(&job, sent);
             match permits.next() {
                 Some(permit) => {

@@ -48,6 +48,9 @@ pub struct NewJob {
     pub meta: Vec<(String, Value)>,
     /// The day the job processes, recorded in its batch's `capq:batch:<id>:days`.
     pub day: Option<String>,
+    /// The processor fingerprint the job is pinned to, written as its `capq_processor` field
+    /// (`capq_core::pin`); the queue should then be the pinned one.
+    pub processor: Option<String>,
 }
 
 impl NewJob {
@@ -63,6 +66,7 @@ impl NewJob {
             retries: None,
             meta: Vec::new(),
             day: None,
+            processor: None,
         }
     }
 }
@@ -276,6 +280,9 @@ fn write_job(pipe: &mut redis::Pipeline, job: &NewJob, batch: Option<&str>, star
         fields.push(("retries_left", retries.to_string().into_bytes()));
         let list = serde_json::to_string(intervals).unwrap_or_else(|_| "[]".into());
         fields.push(("retry_intervals", list.into_bytes()));
+    }
+    if let Some(processor) = &job.processor {
+        fields.push((capq_core::pin::FIELD, processor.clone().into_bytes()));
     }
     if !job.meta.is_empty() {
         let meta = Value::Dict(

@@ -22,6 +22,8 @@ pub mod keys;
 pub mod queries;
 /// The Lua scripts.
 mod scripts;
+/// Pinned queues whose jobs no live worker can run.
+pub mod stranded;
 
 pub use admin::FailedJob;
 pub use client::{Redis, redact};
@@ -31,3 +33,4 @@ pub use dashboard::{
 pub use enqueue::{Batch, NewJob};
 pub use error::{Error, Result};
 pub use queries::{JobInfo, QueueCounts, Registry, ResultEntry, WorkerInfo};
+pub use stranded::{StrandedQueue, stranded_queues};

@@ -330,9 +330,14 @@ pub struct EnqueueArgs {
     /// Enqueue every day, even those whose outputs are up to date
     #[arg(long)]
     pub force: bool,
-    /// Queue to put the jobs on
+    /// Queue to put the jobs on; they go on its twin pinned to this build's processor,
+    /// `<QUEUE>@<fingerprint>`, which only workers of this build listen on
     #[arg(long, default_value = "default", env = "CAPQ_QUEUE")]
     pub queue: String,
+    /// Put the jobs on QUEUE itself, unpinned: workers of any build may run them, so during a
+    /// rolling deploy one batch may mix outputs of two processor versions
+    #[arg(long)]
+    pub any_processor: bool,
     /// Seconds before a job is failed as timed out (-1: never)
     #[arg(
         long,

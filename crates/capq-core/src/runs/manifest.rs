@@ -334,7 +334,13 @@ pub struct AggregateRecord {
 /// A batch's queue and jobs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchRecord {
+    /// The queue its jobs went on: the pinned one (`<queue>@<processor>`) for a pinned batch.
     pub queue: String,
+    /// The processor fingerprint its jobs are pinned to: only workers of that build run them,
+    /// so every day of the batch is made by one processor. `None` for a batch enqueued with
+    /// `--any-processor` (and in manifests written before pinning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<String>,
     /// Job ids by day, of the days that were enqueued.
     pub jobs: BTreeMap<String, String>,
 }

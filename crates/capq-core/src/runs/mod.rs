@@ -140,16 +140,36 @@ pub fn failed_record(
 /// that needs "another processor" sets it (16 hex digits) instead of rebuilding capmetrics.
 pub const FINGERPRINT_OVERRIDE: &str = "CAPQ_TEST_PROCESSOR_FINGERPRINT";
 
-/// The processor fingerprint outputs are recorded with and compared against: the build's
-/// (`capmetrics::PROCESSOR_FINGERPRINT`), unless [`FINGERPRINT_OVERRIDE`] names another.
+/// The switch that turns capq's test-only behaviour on (the worker's test tasks, too):
+/// [`FINGERPRINT_OVERRIDE`] is honoured only when it is set as well. A build that claims
+/// another fingerprint would run that build's pinned batches (`crate::pin`), so one stray
+/// variable must not be enough.
+pub const TEST_SWITCH: &str = "CAPQ_TEST_TASKS";
+
+/// The processor fingerprint outputs are recorded with and compared against, and that pinned
+/// batches are routed by: the build's (`capmetrics::PROCESSOR_FINGERPRINT`), unless
+/// [`FINGERPRINT_OVERRIDE`] names another and [`TEST_SWITCH`] is on.
 pub fn processor_fingerprint() -> &'static str {
     static FINGERPRINT: OnceLock<String> = OnceLock::new();
-    FINGERPRINT.get_or_init(|| match std::env::var(FINGERPRINT_OVERRIDE) {
-        Ok(text) if text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()) => {
+    FINGERPRINT.get_or_init(|| {
+        let switch = std::env::var(TEST_SWITCH).unwrap_or_default();
+        let override_text = std::env::var(FINGERPRINT_OVERRIDE).ok();
+        chosen_fingerprint(&switch, override_text.as_deref())
+    })
+}
+
+/// [`processor_fingerprint`]'s rule, given the two variables' values.
+fn chosen_fingerprint(switch: &str, override_text: Option<&str>) -> String {
+    let on = matches!(
+        switch.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on" | "y"
+    );
+    match override_text {
+        Some(text) if on && text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()) => {
             text.to_ascii_lowercase()
         }
         _ => capmetrics::PROCESSOR_FINGERPRINT.to_owned(),
-    })
+    }
 }
 
 /// The fingerprint of the aggregate code (`crates/capq-aggregate`), computed at build time as
@@ -196,5 +216,25 @@ mod tests {
         );
         assert_eq!(processor_fingerprint().len(), 16);
         assert_eq!(AGGREGATE_FINGERPRINT.len(), 16);
+    }
+
+    #[test]
+    fn the_fingerprint_is_replaced_only_with_the_test_switch_on() {
+        let build = capmetrics::PROCESSOR_FINGERPRINT;
+        let other = Some("0123456789ABCDEF");
+        assert_eq!(chosen_fingerprint("1", other), "0123456789abcdef");
+        assert_eq!(chosen_fingerprint("true", other), "0123456789abcdef");
+        assert_eq!(
+            chosen_fingerprint("", other),
+            build,
+            "one stray variable is not enough"
+        );
+        assert_eq!(chosen_fingerprint("0", other), build);
+        assert_eq!(
+            chosen_fingerprint("1", Some("0123")),
+            build,
+            "not a fingerprint"
+        );
+        assert_eq!(chosen_fingerprint("1", None), build);
     }
 }

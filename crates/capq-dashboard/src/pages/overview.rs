@@ -1,13 +1,15 @@
 //! `/`: the state of everything at a glance. Every queue with its jobs per state; the workers
 //! online; jobs per second over the last minutes; each batch of `capq enqueue` with a progress
 //! bar and an ETA (linking to the batch's page when it has an aggregate); and two charts, jobs ended per minute (from the workers' per-minute counters
-//! in Redis) and queue depth over time (sampled by the dashboards, kept in Redis).
+//! in Redis) and queue depth over time (sampled by the dashboards, kept in Redis). Above them,
+//! a warning for each pinned queue whose jobs wait for a processor no live worker runs (the
+//! line `capq info` prints, from `capq_redis::stranded_queues`).
 
 use std::time::SystemTime;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use capq_redis::{BatchInfo, MinuteCounts, QueueCounts, Registry, WorkerInfo};
+use capq_redis::{BatchInfo, MinuteCounts, QueueCounts, Registry, StrandedQueue, WorkerInfo};
 use maud::{Markup, html};
 use serde::Serialize;
 
@@ -90,6 +92,31 @@ impl WorkerCounts {
     }
 }
 
+/// A pinned queue with jobs waiting for a processor that no live worker runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct StrandedView {
+    pub queue: String,
+    /// The processor fingerprint its jobs are pinned to.
+    pub processor: String,
+    pub waiting: u64,
+    /// The processors the live workers of its plain queue run instead.
+    pub workers_run: Vec<String>,
+    /// The warning, as `capq info` prints it.
+    pub message: String,
+}
+
+impl From<&StrandedQueue> for StrandedView {
+    fn from(s: &StrandedQueue) -> StrandedView {
+        StrandedView {
+            queue: s.queue.clone(),
+            processor: s.processor.clone(),
+            waiting: s.waiting,
+            workers_run: s.workers_run.clone(),
+            message: s.to_string(),
+        }
+    }
+}
+
 /// Jobs per second that ended over recent windows.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Rates {
@@ -168,6 +195,8 @@ pub struct Overview {
     pub queues: Vec<QueueSummary>,
     pub totals: QueueSummary,
     pub workers: WorkerCounts,
+    /// Pinned queues whose jobs no live worker can run (see `capq_core::pin`).
+    pub stranded: Vec<StrandedView>,
     /// Jobs that ended for good since the statistics began, fleet-wide.
     pub jobs_finished: u64,
     pub jobs_failed: u64,
@@ -241,6 +270,10 @@ pub async fn load(state: &AppState) -> Result<Overview> {
         totals,
         queues,
         workers: WorkerCounts::of(&workers),
+        stranded: capq_redis::stranded_queues(&counts, &workers)
+            .iter()
+            .map(StrandedView::from)
+            .collect(),
         jobs_finished: stats.finished,
         jobs_failed: stats.failed,
         rates: Rates {
@@ -295,6 +328,12 @@ fn render(ctx: &PageCtx, o: &Overview) -> Markup {
     let current_rate = o.rates.now.unwrap_or(o.rates.last_minute);
     html! {
         div #overview data-live {
+            @for stranded in &o.stranded {
+                div.banner.stranded role="alert" {
+                    strong { "No live worker runs these jobs." }
+                    span { (stranded.message) }
+                }
+            }
             div.tiles {
                 (tile("Jobs/s now", format::rate(current_rate), html! {
                     "5 min " (format::rate(o.rates.last_5_minutes)) " · 15 min " (format::rate(o.rates.last_15_minutes))

@@ -8,12 +8,18 @@
 //! with its latest record under the output folder): days whose outputs are up to date, and days
 //! without a positions file, are recorded in the manifest but not enqueued. `--force` enqueues
 //! every day.
+//!
+//! The batch is pinned to this build's processor fingerprint (`capq_core::pin`): its jobs, the
+//! aggregate included, go on `<queue>@<fingerprint>` with the fingerprint in each job, so only
+//! workers of this build run them and the batch never mixes two processor versions.
+//! `--any-processor` puts them on the queue itself instead, for any build to run.
 
 use anyhow::Context;
 use capmetrics::{Date, parse_day_spec};
 use capq_core::job::backoff_intervals;
 use capq_core::layout::OutputFolder;
 use capq_core::payload::{Call, Serializer};
+use capq_core::pin;
 use capq_core::runs::manifest::{BatchRecord, DayRecord, DayStatus, RunKind, RunManifest};
 use capq_core::runs::plan::inputs_record;
 use capq_core::runs::{self, Decision, ParamsRecord, PlannedDay, Planner};
@@ -49,6 +55,19 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
             args.queue
         )));
     }
+    if let Some((base, _)) = pin::split(&args.queue) {
+        anyhow::bail!(UserError(format!(
+            "--queue {}: a queue ending with @<fingerprint> is a pinned one, which capq enqueue \
+             chooses itself; give the plain queue ({base})",
+            args.queue
+        )));
+    }
+    let processor = runs::processor_fingerprint();
+    let pinned = (!args.any_processor).then(|| processor.to_owned());
+    let queue = match &pinned {
+        Some(processor) => pin::pinned_queue(&args.queue, processor),
+        None => args.queue.clone(),
+    };
     if args.aggregate && !args.output.ends_with('/') {
         anyhow::bail!(UserError(format!(
             "--aggregate needs --output to be a folder ending with '/' (the aggregate reads every \
@@ -65,7 +84,7 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
         )?,
         None => unplanned(&days),
     };
-    let mut batch = Batch::new(args.days.clone(), args.queue.clone(), args.output.clone());
+    let mut batch = Batch::new(args.days.clone(), queue.clone(), args.output.clone());
     let retries = (args.retries > 0).then(|| {
         (
             args.retries,
@@ -99,7 +118,8 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
                         ("day".into(), Value::Str(day.day.to_string())),
                     ],
                     day: Some(day.day.to_string()),
-                    ..NewJob::new(args.queue.clone(), call)
+                    processor: pinned.clone(),
+                    ..NewJob::new(queue.clone(), call)
                 };
                 let mut record = DayRecord::bare(day.day, DayStatus::Planned);
                 record.reason = match &args.data {
@@ -135,7 +155,8 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
             failure_ttl: args.failure_ttl,
             retries: retries.clone(),
             meta: vec![("capq_batch".into(), Value::Str(batch.id.clone()))],
-            ..NewJob::new(args.queue.clone(), call)
+            processor: pinned.clone(),
+            ..NewJob::new(queue.clone(), call)
         }
     });
     let manifest = RunManifest {
@@ -146,14 +167,15 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
         started: runs::timestamp(started),
         finished: None,
         capq_version: env!("CARGO_PKG_VERSION").to_owned(),
-        processor: runs::processor_fingerprint().to_owned(),
+        processor: processor.to_owned(),
         aggregate_code: runs::AGGREGATE_FINGERPRINT.to_owned(),
         params: ParamsRecord::of(&params),
         data: args.data.clone(),
         output: args.output.clone(),
         days_spec: Some(args.days.clone()),
         batch: Some(BatchRecord {
-            queue: args.queue.clone(),
+            queue: queue.clone(),
+            pinned: pinned.clone(),
             jobs: jobs
                 .iter()
                 .map(|(day, job)| (day.to_string(), job.id.clone()))
@@ -215,7 +237,8 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
             "{}",
             json!({
                 "batch": batch.id,
-                "queue": args.queue,
+                "queue": queue,
+                "pinned": pinned,
                 "jobs": jobs,
                 "up_to_date": up_to_date,
                 "missing": missing,
@@ -240,10 +263,13 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
             crate::text::count(missing.len() as u64, "day")
         ));
     }
+    let run_by = match &pinned {
+        Some(processor) => format!(" (pinned: only workers of processor {processor} run it)"),
+        None => " (unpinned: workers of any build may run it)".to_owned(),
+    };
     eprintln!(
-        "enqueued {} on queue {} as batch {}{note}",
+        "enqueued {} on queue {queue} as batch {}{note}{run_by}",
         crate::text::count(new_jobs.len() as u64, "job"),
-        args.queue,
         batch.id
     );
     if let (Some(last), Some(aggregate)) = (&last, &batch.aggregate) {

@@ -1,5 +1,8 @@
 //! `capq info`: queues with their jobs per registry, and workers with their state and current
 //! job. Unlike `rq info`, it changes nothing.
+//!
+//! It ends with a warning line for each pinned queue (`capq_core::pin`) whose jobs wait for a
+//! processor no live worker runs, such as a batch enqueued by a build not deployed yet.
 
 use capq_redis::Registry;
 use serde_json::json;
@@ -15,6 +18,7 @@ pub fn run(args: InfoArgs) -> anyhow::Result<u8> {
         let queues = redis.queue_counts().await?;
         let workers = redis.workers().await?;
         let suspended = redis.is_suspended().await?;
+        let stranded = capq_redis::stranded_queues(&queues, &workers);
         if args.json {
             let queues: Vec<_> = queues
                 .iter()
@@ -37,7 +41,17 @@ pub fn run(args: InfoArgs) -> anyhow::Result<u8> {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json!({"suspended": suspended, "queues": queues, "workers": workers}))?);
+            let stranded: Vec<_> = stranded
+                .iter()
+                .map(|s| {
+                    json!({
+                        "queue": s.queue, "base": s.base, "processor": s.processor, "waiting": s.waiting,
+                        "workers_run": s.workers_run, "unpinned_workers": s.unpinned_workers,
+                        "message": s.to_string(),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&json!({"suspended": suspended, "queues": queues, "workers": workers, "stranded": stranded}))?);
             return Ok(exit::SUCCESS);
         }
         let mut rows = vec![Registry::ALL.iter().fold(vec!["queue".to_owned()], |mut row, r| {
@@ -69,6 +83,9 @@ pub fn run(args: InfoArgs) -> anyhow::Result<u8> {
             counted(workers.len(), "worker", "workers"),
             if suspended { ", SUSPENDED" } else { "" }
         );
+        for queue in &stranded {
+            println!("warning: {}", escaped(&queue.to_string()));
+        }
         Ok(exit::SUCCESS)
     })
 }

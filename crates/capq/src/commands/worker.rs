@@ -1,6 +1,9 @@
 //! `capq worker`: run jobs from Redis until stopped (or, with `--burst`, until the queues are
 //! empty). The first SIGINT or SIGTERM stops it gracefully; a second one exits at once. A
 //! worker started while Redis cannot be reached waits for it (a burst run fails instead).
+//!
+//! It listens on each queue it is given and on that queue's twin pinned to its own processor
+//! fingerprint (`capq_core::pin::listen_order`), where `capq enqueue` puts batches.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +33,17 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
     if queues.is_empty() {
         anyhow::bail!(UserError("--queues names no queue".into()));
     }
+    let processor = capq_core::runs::processor_fingerprint();
+    if processor != capmetrics::PROCESSOR_FINGERPRINT {
+        tracing::warn!(
+            "{} is set: this worker claims to run processor {processor}, not its own {}; for \
+             tests only",
+            capq_core::runs::FINGERPRINT_OVERRIDE,
+            capmetrics::PROCESSOR_FINGERPRINT
+        );
+    }
+    let queues = capq_core::pin::listen_order(&queues, processor)
+        .map_err(|e| UserError(format!("--queues: {e}")))?;
     let concurrency = match args.concurrency {
         Some(0) => anyhow::bail!(UserError("--concurrency must be at least 1".into())),
         Some(n) => n,
@@ -80,6 +94,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
                 stranded_after: Duration::from_secs(30),
             },
             upkeep_every: Duration::from_secs(args.upkeep_every.max(1)),
+            processor: processor.to_owned(),
             ..WorkerConfig::new(name.clone(), queues.clone())
         };
         // The probes answer from the start: alive while the worker waits for Redis, ready
@@ -92,7 +107,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
             tokio::spawn(crate::health::serve(listener, Arc::clone(&config.monitor), name.clone(), every));
         }
         eprintln!(
-            "capq worker {name}: queues {}, data {data}, outputs under {allowed}, {concurrency} at a time",
+            "capq worker {name}: processor {processor}, queues {}, data {data}, outputs under {allowed}, {concurrency} at a time",
             queues.join(",")
         );
         // A burst run is a one-off command: an unreachable Redis is an error. A long-running

@@ -62,13 +62,15 @@ os.environ['RQ_DASHBOARD_REDIS_URL'] = URL
 os.environ['RQ_DASHBOARD_URL_PREFIX'] = ''
 from rq_dashboard.app import create_app
 client = create_app().test_client()
-listed = json.loads(client.get('/0/data/jobs/default/deferred/100/asc/1.json').get_data(as_text=True))['jobs']
+# The batch's queue: `default` pinned to the enqueuing build's processor.
+pq = Queue(QUEUE, connection=r)
+listed = json.loads(client.get(f'/0/data/jobs/{QUEUE}/deferred/100/asc/1.json').get_data(as_text=True))['jobs']
 print(json.dumps({
     'status': job.get_status(),
     'dependencies': sorted(job.dependency_ids),
     'allow_failures': job.allow_dependency_failures,
-    'deferred': q.deferred_job_registry.get_job_ids(),
-    'queued': q.count,
+    'deferred': pq.deferred_job_registry.get_job_ids(),
+    'queued': pq.count,
     'dashboard_deferred': [j['id'] for j in listed],
 }))
 "#;
@@ -130,8 +132,9 @@ fn the_aggregate_waits_for_every_day_runs_once_and_lists_the_failed_day() {
     // rq-dashboard, and `rq info` (which counts the five days as queued, not the aggregate).
     let modules = tempfile::tempdir().unwrap();
     let view = format!(
-        "{}AGGREGATE = {aggregate:?}\nURL = {url:?}\n{RQ_VIEW}",
-        python_prelude(&redis, modules.path())
+        "{}AGGREGATE = {aggregate:?}\nURL = {url:?}\nQUEUE = {:?}\n{RQ_VIEW}",
+        python_prelude(&redis, modules.path()),
+        printed["queue"].as_str().unwrap()
     );
     let seen: Json = serde_json::from_str(run_python_ok(&view, &[]).trim()).unwrap();
     let mut day_ids: Vec<&str> = days.iter().map(|(_, id)| id.as_str()).collect();
@@ -152,7 +155,10 @@ fn the_aggregate_waits_for_every_day_runs_once_and_lists_the_failed_day() {
         .expect("rq info runs");
     let info = String::from_utf8_lossy(&info.stdout).into_owned();
     assert!(
-        info.contains("queue default 5, 0 executing, 0 finished, 0 failed"),
+        info.contains(&format!(
+            "queue {} 5, 0 executing, 0 finished, 0 failed",
+            crate::queue::pinned_default()
+        )),
         "{info}"
     );
 

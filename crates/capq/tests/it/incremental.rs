@@ -100,10 +100,14 @@ fn processed(json: &Value) -> u64 {
 }
 
 fn other_processor() -> Vec<(String, String)> {
-    vec![(
-        "CAPQ_TEST_PROCESSOR_FINGERPRINT".to_owned(),
-        "0123456789abcdef".to_owned(),
-    )]
+    vec![
+        (
+            "CAPQ_TEST_PROCESSOR_FINGERPRINT".to_owned(),
+            "0123456789abcdef".to_owned(),
+        ),
+        // The override is honoured only with the test switch on.
+        ("CAPQ_TEST_TASKS".to_owned(), "1".to_owned()),
+    ]
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use capq_test_support::RedisServer;
 
-use crate::queue::run_capq;
+use crate::queue::{pinned_default, run_capq};
 use crate::{capq, stderr, testdata};
 
 #[test]
@@ -55,13 +55,21 @@ fn one_job_is_one_job() {
         assert!(result.status.success());
         String::from_utf8_lossy(&result.stderr).into_owned()
     };
+    let queue = pinned_default();
     let one = enqueue("2016-11-24");
-    assert!(one.contains("enqueued 1 job on queue default"), "{one}");
-    let two = enqueue("2016-11-24..2016-11-25");
-    assert!(two.contains("enqueued 2 jobs on queue default"), "{two}");
-    let emptied = run_capq(&["empty", "default", "--url", &url], &[]);
     assert!(
-        String::from_utf8_lossy(&emptied.stderr).contains("removed 3 queued jobs from default")
+        one.contains(&format!("enqueued 1 job on queue {queue} ")),
+        "{one}"
+    );
+    let two = enqueue("2016-11-24..2016-11-25");
+    assert!(
+        two.contains(&format!("enqueued 2 jobs on queue {queue} ")),
+        "{two}"
+    );
+    let emptied = run_capq(&["empty", &queue, "--url", &url], &[]);
+    assert!(
+        String::from_utf8_lossy(&emptied.stderr)
+            .contains(&format!("removed 3 queued jobs from {queue}"))
     );
     let info = run_capq(&["info", "--url", &url], &[]);
     let info = String::from_utf8_lossy(&info.stdout);

@@ -30,6 +30,8 @@ struct RunningBatch {
     id: String,
     aggregate: String,
     held_back: String,
+    /// The (pinned) queue the batch is on.
+    queue: String,
 }
 
 impl RunningBatch {
@@ -78,12 +80,14 @@ fn running_batch(redis: &RedisServer) -> RunningBatch {
         .as_str()
         .unwrap()
         .to_owned();
-    redis.command(&["LREM", "rq:queue:default", "0", &held_back]);
+    let queue = printed["queue"].as_str().unwrap().to_owned();
+    redis.command(&["LREM", &format!("rq:queue:{queue}"), "0", &held_back]);
     drain(redis, "default");
     let batch = RunningBatch {
         id: printed["batch"].as_str().unwrap().to_owned(),
         aggregate: printed["aggregate"]["id"].as_str().unwrap().to_owned(),
         held_back,
+        queue,
         dir,
     };
     assert_eq!(status(redis, &batch.aggregate), "deferred");
@@ -92,7 +96,11 @@ fn running_batch(redis: &RedisServer) -> RunningBatch {
 
 /// Puts the held-back day back and runs it, and then the aggregate.
 fn finish(redis: &RedisServer, batch: &RunningBatch) {
-    redis.command(&["RPUSH", "rq:queue:default", &batch.held_back]);
+    redis.command(&[
+        "RPUSH",
+        &format!("rq:queue:{}", batch.queue),
+        &batch.held_back,
+    ]);
     eventually("the aggregate to finish", Duration::from_secs(120), || {
         drain(redis, "default");
         status(redis, &batch.aggregate) == "finished"

@@ -44,8 +44,11 @@ fn python_rq_and_capq_enqueue_jobs_show_identically() {
     assert!(enqueued.status.success(), "{enqueued:?}");
     let batch: serde_json::Value = serde_json::from_slice(&enqueued.stdout).expect("JSON");
     let ours = batch["jobs"][0]["id"].as_str().expect("id").to_owned();
+    // The batch is on `default` pinned to this build's processor; Python's client puts its job
+    // there too, so the two sit side by side.
+    let queue = batch["queue"].as_str().expect("queue").to_owned();
     let script = format!(
-        "{}import capq\njob = q.enqueue(capq.process_day, '2016-11-25', {:?}, params='group_arrived_min_dev=0,group_max_distance=0.25', run={:?})\nprint(job.id)\n",
+        "{}import capq\njob = Queue({queue:?}, connection=r).enqueue(capq.process_day, '2016-11-25', {:?}, params='group_arrived_min_dev=0,group_max_distance=0.25', run={:?})\nprint(job.id)\n",
         python_prelude(&redis, modules.path()),
         format!("{output}2016-11-25_processed.csv"),
         batch["batch"].as_str().expect("batch id"),
@@ -53,7 +56,7 @@ fn python_rq_and_capq_enqueue_jobs_show_identically() {
     let theirs = run_python_ok(&script, &[]).trim().to_owned();
 
     let app = App::new(&redis, None);
-    let queued = app.get("/api/queues/default").json();
+    let queued = app.get(&format!("/api/queues/{queue}")).json();
     let rows = queued["jobs"].as_array().expect("rows");
     assert_eq!(rows.len(), 2, "{queued}");
     let same_day = |text: &str| {
@@ -112,7 +115,9 @@ fn python_rq_and_capq_enqueue_jobs_show_identically() {
         "{ours_labels:?}"
     );
     assert_eq!(ours_labels, theirs_labels);
-    let finished = app.get("/api/queues/default?state=finished").json();
+    let finished = app
+        .get(&format!("/api/queues/{queue}?state=finished"))
+        .json();
     let results: Vec<String> = finished["jobs"]
         .as_array()
         .expect("rows")

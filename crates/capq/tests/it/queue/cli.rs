@@ -50,7 +50,10 @@ fn enqueue_info_failed_requeue_delete_suspend_resume_empty() {
 
     let info: serde_json::Value =
         serde_json::from_str(&ok(&run_capq(&["info", "--url", &url, "--json"], &[]))).unwrap();
-    assert_eq!(info["queues"][0]["name"], "default");
+    // The batch is on `default` pinned to this build's processor.
+    let queue = enqueued["queue"].as_str().unwrap().to_owned();
+    assert_eq!(queue, super::pinned_default());
+    assert_eq!(info["queues"][0]["name"], queue.as_str());
     assert_eq!(info["queues"][0]["queued"], 3);
 
     // Suspended: a burst worker takes nothing and exits.
@@ -61,7 +64,10 @@ fn enqueue_info_failed_requeue_delete_suspend_resume_empty() {
         "{}",
         worker.log()
     );
-    assert_eq!(redis.command(&["LLEN", "rq:queue:default"]).int(), Some(3));
+    assert_eq!(
+        redis.command(&["LLEN", &format!("rq:queue:{queue}")]).int(),
+        Some(3)
+    );
     ok(&run_capq(&["resume", "--url", &url], &[]));
 
     let mut worker = spawn_worker(&redis, None, &["--burst", "--allow-output", &prefix]);
@@ -111,12 +117,14 @@ fn enqueue_info_failed_requeue_delete_suspend_resume_empty() {
     );
     assert_eq!(
         redis
-            .command(&["LRANGE", "rq:queue:default", "0", "-1"])
+            .command(&["LRANGE", &format!("rq:queue:{queue}"), "0", "-1"])
             .strings(),
         std::slice::from_ref(&failed_id)
     );
     assert_eq!(
-        redis.command(&["ZCARD", "rq:failed:default"]).int(),
+        redis
+            .command(&["ZCARD", &format!("rq:failed:{queue}")])
+            .int(),
         Some(0)
     );
     // Requeueing a job that is not failed is refused with exit 1.
@@ -129,7 +137,7 @@ fn enqueue_info_failed_requeue_delete_suspend_resume_empty() {
 
     // Empty removes queued jobs and their hashes.
     assert_eq!(
-        ok(&run_capq(&["empty", "default", "--url", &url], &[])).trim(),
+        ok(&run_capq(&["empty", &queue, "--url", &url], &[])).trim(),
         "1"
     );
     assert_eq!(
@@ -152,7 +160,7 @@ fn enqueue_info_failed_requeue_delete_suspend_resume_empty() {
         Some(0)
     );
     assert_eq!(
-        redis.command(&["ZSCORE", "rq:finished:default", &finished_id]),
+        redis.command(&["ZSCORE", &format!("rq:finished:{queue}"), &finished_id]),
         capq_test_support::redis_server::Reply::Nil
     );
     assert_eq!(

@@ -174,7 +174,11 @@ fn re_enqueueing_an_up_to_date_range_enqueues_nothing_and_a_changed_input_one_jo
         message.contains("enqueued 0 jobs") && message.contains("4 days up to date"),
         "{message}"
     );
-    assert_eq!(redis.command(&["LLEN", "rq:queue:default"]).int(), Some(0));
+    let queue = super::pinned_default();
+    assert_eq!(
+        redis.command(&["LLEN", &format!("rq:queue:{queue}")]).int(),
+        Some(0)
+    );
 
     // One input changes: one job.
     crate::incremental::add_position(data.path(), "2016-11-26");
@@ -187,7 +191,7 @@ fn re_enqueueing_an_up_to_date_range_enqueues_nothing_and_a_changed_input_one_jo
     // A parameter change enqueues every day, and so does --force.
     let (_, ids, _) = enqueue(&redis, &s3, &data_text, &[]);
     assert_eq!(ids.len(), 4);
-    run_capq(&["empty", "default", "--url", &url], &[]);
+    run_capq(&["empty", &queue, "--url", &url], &[]);
     let (_, ids, _) = enqueue(
         &redis,
         &s3,

@@ -7,6 +7,7 @@ mod health;
 mod incremental;
 mod logs;
 mod mixed_fleet;
+mod pinned;
 mod readme;
 mod requeue;
 mod rq_tools;
@@ -119,6 +120,25 @@ pub fn spawn_worker_at(url: &str, env: &[(String, String)], extra: &[&str]) -> P
     ];
     args.extend_from_slice(extra);
     spawn_capq(&args, env)
+}
+
+/// This build's processor fingerprint, as `capq --version` prints it.
+pub fn own_processor() -> String {
+    let version = run_capq(&["--version"], &[]);
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    let processor = version
+        .split_once("(processor ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(processor, _)| processor)
+        .unwrap_or_else(|| panic!("no processor in {version:?}"));
+    assert_eq!(processor.len(), 16, "{version}");
+    processor.to_owned()
+}
+
+/// The queue `capq enqueue --queue default` puts its batches on: `default` pinned to this
+/// build's processor.
+pub fn pinned_default() -> String {
+    format!("default@{}", own_processor())
 }
 
 /// Runs `capq <args>` to completion with extra environment variables.
