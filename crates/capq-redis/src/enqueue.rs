@@ -29,8 +29,9 @@ use crate::client::Redis;
 use crate::error::{Error, Result};
 use crate::keys;
 
-/// Jobs per MULTI/EXEC transaction when enqueueing many.
-const CHUNK: usize = 500;
+/// Jobs per MULTI/EXEC transaction when enqueueing many. A batch of at most this many jobs is
+/// enqueued all or nothing; a larger one can fail with its first transactions committed.
+pub const CHUNK: usize = 500;
 
 /// A job to enqueue.
 #[derive(Debug, Clone)]

@@ -209,13 +209,28 @@ pub fn run(args: EnqueueArgs) -> anyhow::Result<u8> {
     });
     let ids = match enqueued {
         Ok(ids) => ids,
-        Err(e) => {
-            // Nothing was enqueued: the manifest would describe a batch that never ran.
+        // One transaction is all or nothing: nothing was enqueued, and the manifest would
+        // describe a batch that never ran.
+        Err(e) if new_jobs.len() + usize::from(last.is_some()) <= capq_redis::enqueue::CHUNK => {
             let location = folder.manifest(&batch.id);
             if let Err(deleted) = runtime.block_on(storage.delete(&location)) {
                 tracing::warn!("could not remove {location}: {deleted}");
             }
             return Err(e);
+        }
+        // Several transactions: the first ones may have committed, and their jobs will run
+        // and record their days under the batch, so its manifest stays.
+        Err(e) => {
+            return Err(e.context(format!(
+                "enqueueing batch {} ({} jobs in transactions of {}): jobs of the transactions \
+                 that committed are queued and will run; the batch stays recorded in {}, its \
+                 other days planned; once the queued jobs have run, `capq enqueue --data …` again \
+                 enqueues the days still to do",
+                batch.id,
+                new_jobs.len(),
+                capq_redis::enqueue::CHUNK,
+                folder.root()
+            )));
         }
     };
     let skipped = |what: fn(&Decision) -> bool| -> Vec<String> {
