@@ -284,6 +284,14 @@ fn diff_error(error: capq_diff::Error) -> Error {
     }
 }
 
+/// The days a run side leaves out: those whose output is gone and a running batch's days not
+/// recorded yet, in order.
+fn left_out(side: &RunSide) -> Vec<Date> {
+    let mut days: Vec<Date> = side.gone.iter().chain(&side.planned).copied().collect();
+    days.sort();
+    days
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,12 +322,4 @@ mod tests {
             );
         }
     }
-}
-
-/// The days a run side leaves out: those whose output is gone and a running batch's days not
-/// recorded yet, in order.
-fn left_out(side: &RunSide) -> Vec<Date> {
-    let mut days: Vec<Date> = side.gone.iter().chain(&side.planned).copied().collect();
-    days.sort();
-    days
 }
