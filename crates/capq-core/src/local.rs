@@ -6,9 +6,10 @@
 //! once. Every day ends in a report and a [`DayRecord`] for the run's manifest, success or not;
 //! a failure never stops the rest of the batch.
 //!
-//! With an aggregate asked for, each thread also merges the partials of the days it processed
-//! into its own aggregator as they finish (the partials were built from the rows, so nothing is
-//! read back). Up-to-date days are merged afterwards, by [`RunReport::finish_aggregate`], and
+//! Worker threads stage each day's files; one committer thread syncs them, renames them into
+//! place and syncs their folders before the day is reported (`docs/runs.md`, "Durability"), so
+//! processing never waits for the disk. With an aggregate asked for, the committer also merges
+//! the partial of each day it commits (built from the rows, so nothing is read back). Up-to-date days are merged afterwards, by [`RunReport::finish_aggregate`], and
 //! only when the aggregate cannot be reused: its key ([`RunReport::aggregate_key`]) covers the
 //! code, the window and every day's output hash, so a run whose days all came out as before
 //! reuses the previous aggregate instead of reading a year of partials.
@@ -82,7 +83,7 @@ pub struct RunReport {
     pub days: Vec<DayReport>,
     pub wall: Duration,
     pub workers: usize,
-    /// The aggregate of the processed days so far, one part per thread.
+    /// The aggregate of the processed days so far.
     pending: Option<Pending>,
 }
 
