@@ -375,6 +375,46 @@ mod tests {
     }
 
     #[test]
+    fn a_staged_file_appears_only_when_committed_and_leaves_nothing_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("day.csv");
+        fs::write(&path, b"old\n").unwrap();
+        let staged = write_staged(&path, b"new\n").unwrap().unwrap();
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            b"old\n",
+            "the old file stays until the commit"
+        );
+        assert_eq!(staged.metadata().unwrap().len(), 4);
+        let inode = {
+            use std::os::unix::fs::MetadataExt;
+            staged.metadata().unwrap().ino()
+        };
+        staged.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new\n");
+        {
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!(
+                fs::metadata(&path).unwrap().ino(),
+                inode,
+                "the stamp it promised"
+            );
+        }
+        sync_folder(dir.path()).unwrap();
+
+        drop(write_staged(&path, b"abandoned\n").unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"new\n");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind");
+        // A device is written into at once: nothing to commit.
+        assert!(
+            write_staged(Path::new("/dev/null"), b"x")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
     fn dev_null_stays_a_character_device() {
         use std::os::unix::fs::MetadataExt;
         let before = fs::symlink_metadata("/dev/null").unwrap();

@@ -698,6 +698,48 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_staged_day_takes_its_place_only_when_committed() {
+        let fixture = Fixture::new();
+        let pipeline = fixture.pipeline();
+        let dir = tempfile::tempdir().unwrap();
+        let folder = OutputFolder::new(Location::Path(dir.path().to_path_buf()));
+        let day: Date = "2016-11-25".parse().unwrap();
+        let target = Target::Folder {
+            folder: folder.clone(),
+            previous: None,
+        };
+        std::fs::write(dir.path().join(output_name(day)), b"old,output\n").unwrap();
+        let mut processed = pipeline
+            .process(day, &Params::DEFAULT, Cancel::NEVER)
+            .unwrap();
+        let (stored, pending) = pipeline.store_staged(&mut processed, &target).unwrap();
+        let old = xxhash_rust::xxh64::xxh64(b"old,output\n", 0);
+        assert_eq!(stored.replaced, Some(old));
+        // Staged: the old output is still in place (and already kept), no partial yet.
+        let output = dir.path().join(output_name(day));
+        assert_eq!(std::fs::read(&output).unwrap(), b"old,output\n");
+        assert!(folder_path(&folder.version(day, old)).is_file());
+        assert!(!dir.path().join(capq_aggregate::partial_name(day)).exists());
+
+        let folders = pending.commit().unwrap();
+        assert_eq!(std::fs::read(&output).unwrap(), processed.csv);
+        assert!(dir.path().join(capq_aggregate::partial_name(day)).is_file());
+        // The stamp recorded at staging is the one the output has in place.
+        let stamp = pipeline
+            .runtime
+            .block_on(pipeline.storage.stat(&folder.output(day)))
+            .unwrap();
+        assert_eq!(stored.stat, stamp);
+        // The output folder and the version's folder are the ones to sync.
+        let version_folder = folder_path(&folder.version(day, old))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        assert!(folders.contains(&dir.path().to_path_buf()), "{folders:?}");
+        assert!(folders.contains(&version_folder), "{folders:?}");
+    }
+
     fn folder_path(location: &Location) -> std::path::PathBuf {
         match location {
             Location::Path(path) => path.clone(),
