@@ -89,6 +89,91 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
     }
 }
 
+/// Writes `contents` beside `path` without syncing or renaming, so a caller writing many
+/// outputs can make them all durable later, off its own thread ([`StagedFile::commit`]).
+///
+/// Same rules as [`write_atomically`]: for a regular file (or nothing) at `path` the bytes go to
+/// a temporary sibling and `Some` staged file is returned; nothing appears at `path` until it is
+/// committed, so a crash before then leaves the old file (or nothing), never a partial one. A
+/// FIFO or character device is written into at once (there is nothing to sync or rename) and
+/// gives `None`. On error nothing is left beside `path`.
+pub fn write_staged(path: &Path, contents: &[u8]) -> Result<Option<StagedFile>> {
+    let err = |cause| Error::Write {
+        file: path.display().to_string(),
+        cause,
+    };
+    match destination(path).map_err(err)? {
+        Destination::Replace(target) => stage(&target, contents).map(Some).map_err(err),
+        Destination::Stream => stream(path, contents).map(|()| None).map_err(err),
+    }
+}
+
+/// An output whose bytes are complete in a temporary sibling of its path, not synced and not in
+/// place yet. [`commit`](StagedFile::commit) syncs and renames it; dropping it uncommitted
+/// removes the temporary file, so an abandoned write leaves nothing behind.
+#[derive(Debug)]
+pub struct StagedFile {
+    temp: PathBuf,
+    target: PathBuf,
+    /// False once committed (or given up): nothing left to remove on drop.
+    pending: bool,
+}
+
+impl StagedFile {
+    /// Where the output goes once committed.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// The temporary file's metadata, which the output will have once committed: a rename
+    /// keeps the device, inode, length and modification time.
+    pub fn metadata(&self) -> io::Result<fs::Metadata> {
+        fs::metadata(&self.temp)
+    }
+
+    /// Makes the bytes durable (`fdatasync`) and then renames them over the target, so the
+    /// target only ever names complete, synced bytes. The rename itself is durable once the
+    /// target's folder is synced ([`sync_folder`]). On error the temporary file is removed.
+    pub fn commit(mut self) -> io::Result<()> {
+        self.pending = false;
+        let committed = fs::File::open(&self.temp)
+            .and_then(|file| file.sync_data())
+            .and_then(|()| fs::rename(&self.temp, &self.target));
+        if committed.is_err() {
+            let _ = fs::remove_file(&self.temp);
+        }
+        committed
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if self.pending {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Syncs a folder, making the renames and links done in it so far durable.
+pub fn sync_folder(folder: &Path) -> io::Result<()> {
+    fs::File::open(folder)?.sync_all()
+}
+
+/// The staged half of [`replace`]: the complete bytes in a temporary sibling, not synced.
+fn stage(path: &Path, contents: &[u8]) -> io::Result<StagedFile> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    let staged = StagedFile {
+        temp: temp_path(path),
+        target: path.to_path_buf(),
+        pending: true,
+    };
+    // On error, dropping `staged` removes the temporary file.
+    fs::File::create(&staged.temp)?.write_all(contents)?;
+    Ok(staged)
+}
+
 /// How an output path is written.
 enum Destination {
     /// A regular file (or nothing yet) at this path, replaced by rename.
@@ -287,6 +372,46 @@ mod tests {
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "no temporary file beside it");
         assert_eq!(reader.join().unwrap(), b"a,b\n1,2\n");
+    }
+
+    #[test]
+    fn a_staged_file_appears_only_when_committed_and_leaves_nothing_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("day.csv");
+        fs::write(&path, b"old\n").unwrap();
+        let staged = write_staged(&path, b"new\n").unwrap().unwrap();
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            b"old\n",
+            "the old file stays until the commit"
+        );
+        assert_eq!(staged.metadata().unwrap().len(), 4);
+        let inode = {
+            use std::os::unix::fs::MetadataExt;
+            staged.metadata().unwrap().ino()
+        };
+        staged.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new\n");
+        {
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!(
+                fs::metadata(&path).unwrap().ino(),
+                inode,
+                "the stamp it promised"
+            );
+        }
+        sync_folder(dir.path()).unwrap();
+
+        drop(write_staged(&path, b"abandoned\n").unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"new\n");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind");
+        // A device is written into at once: nothing to commit.
+        assert!(
+            write_staged(Path::new("/dev/null"), b"x")
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -6,13 +6,16 @@
 //! once. Every day ends in a report and a [`DayRecord`] for the run's manifest, success or not;
 //! a failure never stops the rest of the batch.
 //!
-//! With an aggregate asked for, each thread also merges the partials of the days it processed
-//! into its own aggregator as they finish (the partials were built from the rows, so nothing is
-//! read back). Up-to-date days are merged afterwards, by [`RunReport::finish_aggregate`], and
+//! Worker threads stage each day's files; one committer thread syncs them, renames them into
+//! place and syncs their folders before the day is reported (`docs/runs.md`, "Durability"), so
+//! processing never waits for the disk. With an aggregate asked for, the committer also merges
+//! the partial of each day it commits (built from the rows, so nothing is read back). Up-to-date days are merged afterwards, by [`RunReport::finish_aggregate`], and
 //! only when the aggregate cannot be reused: its key ([`RunReport::aggregate_key`]) covers the
 //! code, the window and every day's output hash, so a run whose days all came out as before
 //! reuses the previous aggregate instead of reading a year of partials.
 
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -20,10 +23,10 @@ use std::time::{Duration, Instant};
 use capmetrics::{Cancel, Date, Diagnostics, Params};
 use capq_aggregate::report::{self, ReportOptions};
 use capq_aggregate::{Aggregate, Aggregator, DayLists, DayPartial, WindowChoice};
-use capq_storage::Location;
+use capq_storage::{Location, Storage, StorageError};
 
 use crate::layout::{OutputFolder, output_name};
-use crate::pipeline::{DayError, ErrorKind, Pipeline, Processed, Target};
+use crate::pipeline::{DayError, ErrorKind, Pending as StagePending, Pipeline, Processed, Target};
 use crate::runs::manifest::{DayRecord, DayStatus, InputsRecord, Reason};
 use crate::runs::plan::{Decision, PlannedDay};
 
@@ -80,7 +83,7 @@ pub struct RunReport {
     pub days: Vec<DayReport>,
     pub wall: Duration,
     pub workers: usize,
-    /// The aggregate of the processed days so far, one part per thread.
+    /// The aggregate of the processed days so far.
     pending: Option<Pending>,
 }
 
@@ -89,6 +92,16 @@ pub struct RunReport {
 pub struct FinishedAggregate {
     pub aggregate: Aggregate,
     pub report_html: Result<String, capq_aggregate::Error>,
+}
+
+/// A processed day on its way from a worker thread to the committer.
+struct StagedDay {
+    /// Its place in the plan.
+    index: usize,
+    report: DayReport,
+    pending: StagePending,
+    /// Its partial for the aggregate, merged once its files are in place.
+    partial: Option<Result<DayPartial, capq_aggregate::Error>>,
 }
 
 #[derive(Debug)]
@@ -305,63 +318,48 @@ fn stored_partial(
 
 impl LocalRun {
     /// Runs the plan, calling `progress` on this thread as each day finishes.
+    ///
+    /// Worker threads process and stage the days (their files written complete beside their
+    /// places, see [`Pipeline::store_staged`]); one committer thread syncs each staged file and
+    /// renames it into place, syncs the folders the renames happened in, and only then reports
+    /// the day (and merges its partial into the aggregate). So processing never waits for the
+    /// disk, and a day reported stored is on disk: its output survives a crash from then on.
+    /// The committer takes every day staged while it was busy in one round, under one sync per
+    /// folder. `docs/runs.md` ("Durability") says what a crash leaves.
     pub fn run(&self, pipeline: &Pipeline<'_>, mut progress: impl FnMut(&DayReport)) -> RunReport {
         let started = Instant::now();
         let workers = self.workers.clamp(1, self.days.len().max(1));
         let next = AtomicUsize::new(0);
-        let (sender, receiver) = mpsc::channel();
+        // Bounded: when the disk falls behind, the workers wait for it rather than holding
+        // more days in memory.
+        let (staged_sender, staged) = mpsc::sync_channel(2 * workers);
+        let (done_sender, done) = mpsc::channel();
         let mut slots: Vec<Option<DayReport>> = vec![None; self.days.len()];
-        let mut parts = Vec::new();
-        let mut unmerged = Vec::new();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    let sender = sender.clone();
-                    let next = &next;
-                    scope.spawn(move || {
-                        let mut aggregator = self.aggregate.map(Aggregator::new);
-                        let mut unmerged = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(planned) = self.days.get(i) else { break };
-                            let (report, processed) = self.run_day(pipeline, planned);
-                            if let (Some(aggregator), Some(processed)) =
-                                (aggregator.as_mut(), processed)
-                            {
-                                let name = output_name(processed.day);
-                                let partial = match processed.partial {
-                                    Some(partial) => Ok(partial),
-                                    None => DayPartial::from_csv(
-                                        processed.day,
-                                        &name,
-                                        &processed.csv,
-                                    ),
-                                };
-                                if let Err(e) = partial.and_then(|p| aggregator.add(&p)) {
-                                    tracing::warn!(day = %processed.day, "left out of the aggregate: {e}");
-                                    unmerged.push((processed.day, e.to_string()));
-                                }
-                            }
-                            if sender.send((i, report)).is_err() {
-                                break;
-                            }
+        let (aggregator, unmerged) = std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let sender = staged_sender.clone();
+                let next = &next;
+                scope.spawn(move || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(planned) = self.days.get(i) else {
+                            break;
+                        };
+                        if sender.send(self.run_day(pipeline, i, planned)).is_err() {
+                            break;
                         }
-                        (aggregator, unmerged)
-                    })
-                })
-                .collect();
-            drop(sender);
-            for (i, report) in receiver {
+                    }
+                });
+            }
+            drop(staged_sender);
+            let committer = scope.spawn(move || self.commit_days(&staged, &done_sender));
+            for (i, report) in done {
                 progress(&report);
                 slots[i] = Some(report);
             }
-            for handle in handles {
-                let (aggregator, failed) = handle
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
-                parts.extend(aggregator);
-                unmerged.extend(failed);
-            }
+            committer
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
         });
         RunReport {
             days: slots.into_iter().flatten().collect(),
@@ -369,18 +367,119 @@ impl LocalRun {
             workers,
             pending: self.aggregate.map(|window| Pending {
                 window,
-                parts,
+                parts: aggregator.into_iter().collect(),
                 unmerged,
             }),
         }
     }
 
-    /// One day: its report, and the processed day for the aggregate when it was stored.
-    fn run_day(
+    /// The committer: commits the staged days in rounds and hands each one's report to `done`
+    /// once its files are durable in place; merges the partials of the stored days. Returns
+    /// the aggregate so far and the days left out of it.
+    fn commit_days(
+        &self,
+        staged: &mpsc::Receiver<StagedDay>,
+        done: &mpsc::Sender<(usize, DayReport)>,
+    ) -> (Option<Aggregator>, Vec<(Date, String)>) {
+        let mut aggregator = self.aggregate.map(Aggregator::new);
+        let mut unmerged = Vec::new();
+        while let Ok(first) = staged.recv() {
+            let mut round: Vec<(StagedDay, Result<Vec<PathBuf>, DayError>)> =
+                std::iter::once(first)
+                    .chain(staged.try_iter())
+                    .map(|mut day| {
+                        let committed = std::mem::take(&mut day.pending)
+                            .commit()
+                            .map_err(|e| DayError::storage(day.report.day, &e));
+                        (day, committed)
+                    })
+                    .collect();
+            // One sync per folder for the whole round; a day counts as stored only when all
+            // of its folders synced.
+            let folders: BTreeSet<&PathBuf> = round
+                .iter()
+                .filter_map(|(_, committed)| committed.as_ref().ok())
+                .flatten()
+                .collect();
+            let failed_folders: Vec<(PathBuf, StorageError)> = folders
+                .into_iter()
+                .filter_map(|folder| {
+                    Storage::sync_folder(folder)
+                        .err()
+                        .map(|e| (folder.clone(), e))
+                })
+                .collect();
+            for (day, committed) in &mut round {
+                if let Ok(folders) = committed
+                    && let Some((_, error)) =
+                        failed_folders.iter().find(|(f, _)| folders.contains(f))
+                {
+                    *committed = Err(DayError::storage(day.report.day, error));
+                }
+            }
+            for (day, committed) in round {
+                let report = match committed {
+                    Ok(_) => {
+                        if let (Some(aggregator), Some(partial)) =
+                            (aggregator.as_mut(), day.partial)
+                            && let Err(e) = partial.and_then(|p| aggregator.add(&p))
+                        {
+                            tracing::warn!(day = %day.report.day, "left out of the aggregate: {e}");
+                            unmerged.push((day.report.day, e.to_string()));
+                        }
+                        day.report
+                    }
+                    Err(error) => self.uncommitted_report(day.index, day.report, &error),
+                };
+                if done.send((day.index, report)).is_err() {
+                    break;
+                }
+            }
+        }
+        (aggregator, unmerged)
+    }
+
+    /// The report of a day whose staged files could not be committed: failed, as a storage
+    /// failure is.
+    fn uncommitted_report(&self, index: usize, report: DayReport, error: &DayError) -> DayReport {
+        match (self.days.get(index), report.reason) {
+            (Some(planned), Some(reason)) => {
+                self.failed_report(planned, reason, error, report.elapsed)
+            }
+            // Only processed days have files to commit.
+            _ => report,
+        }
+    }
+
+    /// One day, processed and staged: its report, its writes still to commit, and (with an
+    /// aggregate asked for) its partial.
+    fn run_day(&self, pipeline: &Pipeline<'_>, index: usize, planned: &PlannedDay) -> StagedDay {
+        let (report, processed, pending) = self.stage_day(pipeline, planned);
+        let partial =
+            processed
+                .filter(|_| self.aggregate.is_some())
+                .map(|processed| match processed.partial {
+                    Some(partial) => Ok(partial),
+                    None => DayPartial::from_csv(
+                        processed.day,
+                        &output_name(processed.day),
+                        &processed.csv,
+                    ),
+                });
+        StagedDay {
+            index,
+            report,
+            pending,
+            partial,
+        }
+    }
+
+    /// One day: its report, the processed day when it was stored, and its staged writes.
+    fn stage_day(
         &self,
         pipeline: &Pipeline<'_>,
         planned: &PlannedDay,
-    ) -> (DayReport, Option<Processed>) {
+    ) -> (DayReport, Option<Processed>, StagePending) {
         let day = planned.day;
         let reason = match planned.decision {
             Decision::Missing => {
@@ -393,7 +492,7 @@ impl LocalRun {
                     output: None,
                     record: DayRecord::bare(day, DayStatus::Missing),
                 };
-                return (report, None);
+                return (report, None, StagePending::default());
             }
             Decision::UpToDate => {
                 let record = planned
@@ -408,7 +507,7 @@ impl LocalRun {
                     output: Some(self.folder.output(day)),
                     record,
                 };
-                return (report, None);
+                return (report, None, StagePending::default());
             }
             Decision::Process(reason) => reason,
         };
@@ -421,11 +520,11 @@ impl LocalRun {
             pipeline
                 .process(day, &self.params, Cancel::NEVER)
                 .and_then(|mut processed| {
-                    let stored = pipeline.store(&mut processed, &target)?;
-                    Ok((processed, stored))
+                    let (stored, pending) = pipeline.store_staged(&mut processed, &target)?;
+                    Ok((processed, stored, pending))
                 });
         match result {
-            Ok((processed, stored)) => {
+            Ok((processed, stored, pending)) => {
                 tracing::info!(%day, diagnostics = %processed.diagnostics, "day processed");
                 // Charged with its own work and storing, not with waiting for shared metadata.
                 let elapsed = started.elapsed().saturating_sub(processed.metadata_wait);
@@ -448,11 +547,11 @@ impl LocalRun {
                     output: Some(stored.output),
                     record,
                 };
-                (report, Some(processed))
+                (report, Some(processed), pending)
             }
             Err(error) => {
                 let report = self.failed_report(planned, reason, &error, started.elapsed());
-                (report, None)
+                (report, None, StagePending::default())
             }
         }
     }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use capmetrics::{Cancel, Catalog, Date, DayFiles, Diagnostics, OutputRow, Params, RowSink};
 use capq_aggregate::{DayPartial, PartialBuilder, SourceInfo, Visit};
-use capq_storage::{DayInputs, HashingSource, Location, Stat, Storage, StorageError};
+use capq_storage::{DayInputs, HashingSource, Location, Staged, Stat, Storage, StorageError};
 use tokio::runtime::Handle;
 
 use crate::layout::{OutputFolder, hash_hex, output_name};
@@ -122,7 +122,8 @@ impl DayError {
 pub struct Processed {
     pub day: Date,
     pub params: Params,
-    pub csv: Vec<u8>,
+    /// Shared, so storing it is a reference count rather than a copy.
+    pub csv: Bytes,
     /// XXH64 of `csv`.
     pub hash: u64,
     pub diagnostics: Diagnostics,
@@ -216,7 +217,7 @@ impl Pipeline<'_> {
             files: out.files,
             inputs,
             partial,
-            csv: out.csv,
+            csv: Bytes::from(out.csv),
             // Charge the day only with its own work, not with waiting for a shared schedule.
             elapsed: started.elapsed().saturating_sub(out.metadata_wait),
             metadata_wait: out.metadata_wait,
@@ -224,11 +225,33 @@ impl Pipeline<'_> {
     }
 
     /// Step 2: stores a processed day at `target`. The partial is written after the CSV, so a
-    /// reader that finds both finds a partial at least as new as its CSV.
+    /// reader that finds both finds a partial at least as new as its CSV. Each local file is
+    /// synced before it is renamed into place.
     pub fn store(&self, processed: &mut Processed, target: &Target) -> Result<Stored, DayError> {
+        let (stored, pending) = self.store_staged(processed, target)?;
+        pending
+            .commit()
+            .map_err(|e| DayError::storage(processed.day, &e))?;
+        Ok(stored)
+    }
+
+    /// Step 2 in two halves, for a runner that stores many days: everything [`store`] does,
+    /// except that the local files of a folder target are left staged (complete, in temporary
+    /// siblings, not synced, not in place) in the returned [`Pending`], to be committed later,
+    /// on another thread, while the next days are processed. Until then the day's place in the
+    /// folder holds what it held before (the replaced output is already kept as a version).
+    ///
+    /// [`store`]: Pipeline::store
+    pub fn store_staged(
+        &self,
+        processed: &mut Processed,
+        target: &Target,
+    ) -> Result<(Stored, Pending), DayError> {
         let day = processed.day;
         let result = match target {
-            Target::File(location) => self.store_file(processed, location),
+            Target::File(location) => self
+                .store_file(processed, location)
+                .map(|stored| (stored, Pending::default())),
             Target::Folder { folder, previous } => {
                 self.store_in_folder(processed, folder, previous.as_ref())
             }
@@ -248,10 +271,7 @@ impl Pipeline<'_> {
         processed: &mut Processed,
         location: &Location,
     ) -> Result<Stored, StorageError> {
-        self.block_on(
-            self.storage
-                .put(location, Bytes::copy_from_slice(&processed.csv)),
-        )?;
+        self.block_on(self.storage.put(location, processed.csv.clone()))?;
         let mut stored_partial = None;
         if let Some((partial_location, name)) = partial_beside(location)
             && let Some(bytes) = processed.encoded_partial(&name)
@@ -273,8 +293,9 @@ impl Pipeline<'_> {
         processed: &mut Processed,
         folder: &OutputFolder,
         previous: Option<&Previous>,
-    ) -> Result<Stored, StorageError> {
+    ) -> Result<(Stored, Pending), StorageError> {
         let (day, hash) = (processed.day, processed.hash);
+        let mut pending = Pending::default();
         let storage = self.storage;
         let output = folder.output(day);
         let partial = folder.partial(day);
@@ -295,37 +316,48 @@ impl Pipeline<'_> {
         };
         let unchanged = current_hash == Some(hash);
         let mut stored_partial = None;
+        let mut new_stat = None;
         if unchanged {
             // The same bytes: nothing is rewritten, and the partial there is reused.
             if self.block_on(storage.stat(&partial))?.is_none()
                 && let Some(bytes) = processed.encoded_partial(&output_name(day))
             {
-                self.block_on(storage.put(&partial, bytes))?;
+                pending.push(self.block_on(storage.put_staged(&partial, bytes))?);
             }
             stored_partial = Some(partial);
         } else {
             if let Some(old) = current_hash {
                 // The partial beside it belongs to it only if the file is the recorded one.
                 self.keep_version(folder, day, old, recorded)?;
+                pending
+                    .folders
+                    .extend(local_folder(&folder.version(day, old)));
             }
-            self.block_on(storage.put(&output, Bytes::copy_from_slice(&processed.csv)))?;
+            let csv = self.block_on(storage.put_staged(&output, processed.csv.clone()))?;
+            new_stat = csv.stat()?;
+            pending.push(csv);
             match processed.encoded_partial(&output_name(day)) {
                 Some(bytes) => {
-                    self.block_on(storage.put(&partial, bytes))?;
+                    pending.push(self.block_on(storage.put_staged(&partial, bytes))?);
                     stored_partial = Some(partial);
                 }
                 // No partial describes the new output: a stale one must not stay beside it.
                 None => self.block_on(storage.delete(&partial))?,
             }
         }
-        let stat = self.block_on(storage.stat(&output))?;
-        Ok(Stored {
+        // A staged output's stamp is the one it will have in place (a rename keeps it).
+        let stat = match new_stat {
+            Some(stat) => Some(stat),
+            None => self.block_on(storage.stat(&output))?,
+        };
+        let stored = Stored {
             output,
             partial: stored_partial,
             stat,
             unchanged,
             replaced: current_hash.filter(|&old| old != hash),
-        })
+        };
+        Ok((stored, pending))
     }
 
     /// Keeps the user-facing output of `day`, whose bytes hash to `hash` (and, `with_partial`,
@@ -354,6 +386,43 @@ impl Pipeline<'_> {
             self.block_on(storage.copy(&partial, &version_partial))?;
         }
         Ok(())
+    }
+}
+
+/// The staged writes of a stored day, waiting to be committed in the order they were made
+/// (the CSV before its partial), and the local folders whose entries they change.
+#[derive(Debug, Default)]
+#[must_use = "staged writes are removed, not stored, unless committed"]
+pub struct Pending {
+    writes: Vec<Staged>,
+    /// Folders changed already (a version linked in), to sync with the others.
+    folders: Vec<std::path::PathBuf>,
+}
+
+impl Pending {
+    fn push(&mut self, write: Staged) {
+        self.writes.push(write);
+    }
+
+    /// Syncs each write and renames it into place, in order, stopping at the first failure
+    /// (the later writes are then removed, so the day keeps its old files). Returns the local
+    /// folders to sync (see [`Storage::sync_folder`]) before the day counts as stored durably.
+    pub fn commit(self) -> Result<Vec<std::path::PathBuf>, StorageError> {
+        let mut folders = self.folders;
+        for write in self.writes {
+            folders.extend(write.commit()?);
+        }
+        folders.sort();
+        folders.dedup();
+        Ok(folders)
+    }
+}
+
+/// The folder of a local location, for syncing.
+fn local_folder(location: &Location) -> Option<std::path::PathBuf> {
+    match location {
+        Location::Path(path) => path.parent().map(std::path::Path::to_path_buf),
+        _ => None,
     }
 }
 
@@ -627,6 +696,48 @@ mod tests {
                 "2016-11-24_processed.partial"
             ]
         );
+    }
+
+    #[test]
+    fn a_staged_day_takes_its_place_only_when_committed() {
+        let fixture = Fixture::new();
+        let pipeline = fixture.pipeline();
+        let dir = tempfile::tempdir().unwrap();
+        let folder = OutputFolder::new(Location::Path(dir.path().to_path_buf()));
+        let day: Date = "2016-11-25".parse().unwrap();
+        let target = Target::Folder {
+            folder: folder.clone(),
+            previous: None,
+        };
+        std::fs::write(dir.path().join(output_name(day)), b"old,output\n").unwrap();
+        let mut processed = pipeline
+            .process(day, &Params::DEFAULT, Cancel::NEVER)
+            .unwrap();
+        let (stored, pending) = pipeline.store_staged(&mut processed, &target).unwrap();
+        let old = xxhash_rust::xxh64::xxh64(b"old,output\n", 0);
+        assert_eq!(stored.replaced, Some(old));
+        // Staged: the old output is still in place (and already kept), no partial yet.
+        let output = dir.path().join(output_name(day));
+        assert_eq!(std::fs::read(&output).unwrap(), b"old,output\n");
+        assert!(folder_path(&folder.version(day, old)).is_file());
+        assert!(!dir.path().join(capq_aggregate::partial_name(day)).exists());
+
+        let folders = pending.commit().unwrap();
+        assert_eq!(std::fs::read(&output).unwrap(), processed.csv);
+        assert!(dir.path().join(capq_aggregate::partial_name(day)).is_file());
+        // The stamp recorded at staging is the one the output has in place.
+        let stamp = pipeline
+            .runtime
+            .block_on(pipeline.storage.stat(&folder.output(day)))
+            .unwrap();
+        assert_eq!(stored.stat, stamp);
+        // The output folder and the version's folder are the ones to sync.
+        let version_folder = folder_path(&folder.version(day, old))
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        assert!(folders.contains(&dir.path().to_path_buf()), "{folders:?}");
+        assert!(folders.contains(&version_folder), "{folders:?}");
     }
 
     fn folder_path(location: &Location) -> std::path::PathBuf {

@@ -34,4 +34,4 @@ pub use error::StorageError;
 pub use inputs::{DayInputs, FileHash, HashingSource, Listing};
 pub use location::Location;
 pub use remote_dir::{RemoteDir, data_source};
-pub use storage::{Entry, Stat, Storage};
+pub use storage::{Entry, Staged, Stat, Storage};

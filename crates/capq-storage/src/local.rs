@@ -22,6 +22,34 @@ pub(crate) async fn put(path: &Path, data: Bytes) -> Result<(), StorageError> {
     .await
 }
 
+/// The first half of [`put`]: the bytes in a temporary sibling, neither synced nor in place
+/// (`None` for a FIFO or device, written into at once).
+pub(crate) async fn put_staged(
+    path: &Path,
+    data: Bytes,
+) -> Result<Option<capmetrics::output::StagedFile>, StorageError> {
+    let owned = path.to_path_buf();
+    blocking(path, "write", move || {
+        capmetrics::output::write_staged(&owned, &data).map_err(|err| match err {
+            capmetrics::Error::Write { cause, .. } => cause,
+            other => io::Error::other(other.to_string()),
+        })
+    })
+    .await
+}
+
+/// The stamp a staged file will have once committed (a rename keeps it).
+pub(crate) fn staged_stat(staged: &capmetrics::output::StagedFile) -> Result<Stat, StorageError> {
+    staged
+        .metadata()
+        .map(|meta| stat_of(&meta))
+        .map_err(|cause| StorageError::Io {
+            action: "inspect",
+            location: staged.target().display().to_string(),
+            cause,
+        })
+}
+
 pub(crate) async fn get(path: &Path) -> Result<Option<Bytes>, StorageError> {
     let owned = path.to_path_buf();
     blocking(path, "read", move || match std::fs::read(&owned) {

@@ -36,6 +36,47 @@ pub struct Stat {
     pub stamp: String,
 }
 
+/// A write made by [`Storage::put_staged`], not necessarily durable or in place yet.
+#[derive(Debug)]
+pub enum Staged {
+    /// Stored already: an S3 PUT is durable and visible at once, and a FIFO or device was
+    /// written into.
+    Stored,
+    /// A local file's complete bytes in a temporary sibling; [`Staged::commit`] syncs them and
+    /// renames them into place.
+    File(capmetrics::output::StagedFile),
+}
+
+impl Staged {
+    /// Makes the write durable and puts it in place. Returns the local folder the rename
+    /// happened in, which must be synced ([`Storage::sync_folder`]) before the rename counts
+    /// as durable.
+    pub fn commit(self) -> Result<Option<std::path::PathBuf>, StorageError> {
+        let Staged::File(file) = self else {
+            return Ok(None);
+        };
+        let target = file.target().to_path_buf();
+        file.commit().map_err(|cause| StorageError::Io {
+            action: "write",
+            location: target.display().to_string(),
+            cause,
+        })?;
+        Ok(Some(match target.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        }))
+    }
+
+    /// A staged local file's length and stamp as they will be once committed; `None` when
+    /// stored already (ask [`Storage::stat`]).
+    pub fn stat(&self) -> Result<Option<Stat>, StorageError> {
+        match self {
+            Staged::Stored => Ok(None),
+            Staged::File(file) => local::staged_stat(file).map(Some),
+        }
+    }
+}
+
 /// Reads and writes locations on local disk, S3 and HTTP(S) (read-only).
 #[derive(Debug, Clone)]
 pub struct Storage {
@@ -130,6 +171,43 @@ impl Storage {
                 location: url.to_string(),
             }),
         }
+    }
+
+    /// Like [`put`](Storage::put), in two steps for writers of many files: a local file's
+    /// bytes go to a temporary sibling now, and are synced and renamed into place only by
+    /// [`Staged::commit`], which can run later on another thread. Until then `location` keeps
+    /// its old content (or stays absent); dropping the [`Staged`] uncommitted removes the
+    /// temporary file. Other locations are stored at once, as by `put`.
+    pub async fn put_staged(
+        &self,
+        location: &Location,
+        data: impl Into<Bytes>,
+    ) -> Result<Staged, StorageError> {
+        self.check_output(location)?;
+        let data = data.into();
+        match location {
+            Location::Path(path) => Ok(match local::put_staged(path, data).await? {
+                Some(file) => Staged::File(file),
+                None => Staged::Stored,
+            }),
+            Location::S3 { bucket, key } => {
+                self.inner.s3.put(bucket, key, data).await?;
+                Ok(Staged::Stored)
+            }
+            Location::Http(url) => Err(StorageError::ReadOnly {
+                location: url.to_string(),
+            }),
+        }
+    }
+
+    /// Syncs a local folder, so the renames and links made in it (by [`Staged::commit`],
+    /// [`copy`](Storage::copy)) survive a crash.
+    pub fn sync_folder(folder: &std::path::Path) -> Result<(), StorageError> {
+        capmetrics::output::sync_folder(folder).map_err(|cause| StorageError::Io {
+            action: "sync",
+            location: folder.display().to_string(),
+            cause,
+        })
     }
 
     /// Reads the file at `location`; `Ok(None)` when it does not exist (a missing S3 bucket is
