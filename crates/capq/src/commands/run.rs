@@ -293,11 +293,31 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 /// run ends with (`capq diff latest~1 latest` gives the detail).
 struct Compared {
     previous: String,
-    diff: capq_diff::Diff,
+    differs: bool,
+    days: DayChanges,
+    /// Rows added, removed and changed.
+    rows: [u64; 3],
+    /// System OTP of the previous run and of this one, and the change in percentage points.
+    otp: (Option<f64>, Option<f64>, Option<f64>),
+}
+
+/// Days by outcome of the comparison.
+#[derive(Default)]
+struct DayChanges {
+    identical: usize,
+    equivalent: usize,
+    changed: usize,
+    added: usize,
+    removed: usize,
+    newly_failing: usize,
+    fixed: usize,
+    still_failing: usize,
 }
 
 /// Diffs the run just recorded against the run before it in the same output folder; `None`
-/// when it is the folder's first run.
+/// when it is the folder's first run. When both runs hold the same days with the same output
+/// hashes (a rerun that changed nothing), nothing is read: the answer is known from the
+/// manifests, and the on-time figure is the run's aggregate.
 fn compare_with_previous(setup: &Setup, run_id: &str) -> anyhow::Result<Option<Compared>> {
     let handle = setup.runtime.handle();
     let runs = setup
@@ -310,11 +330,25 @@ fn compare_with_previous(setup: &Setup, run_id: &str) -> anyhow::Result<Option<C
     let Some(previous) = at.checked_sub(1).map(|i| &runs[i]) else {
         return Ok(None);
     };
+    let this = &runs[at];
+    if let Some(same) = same_outputs(previous, this) {
+        let otp = this.manifest.aggregate.as_ref().and_then(|a| a.otp);
+        return Ok(Some(Compared {
+            previous: previous.id().to_owned(),
+            differs: false,
+            days: DayChanges {
+                identical: same,
+                ..DayChanges::default()
+            },
+            rows: [0; 3],
+            otp: (otp, otp, otp.map(|_| 0.0)),
+        }));
+    }
     let side = |run, name, label| {
         super::diff::side_of_run(handle, &setup.storage, &setup.folder, run, name, label)
     };
     let a = side(previous, "previous run", "latest~1")?;
-    let b = side(&runs[at], "this run", "latest")?;
+    let b = side(this, "this run", "latest")?;
     let root = setup.folder.root();
     let fetch = super::diff::fetcher(Some((handle, &setup.storage)), root);
     let options = capq_diff::DiffOptions {
@@ -325,18 +359,53 @@ fn compare_with_previous(setup: &Setup, run_id: &str) -> anyhow::Result<Option<C
         use_partials: true,
     };
     let diff = capq_diff::diff(&a, &b, &fetch, &fetch, &options)?;
+    let d = &diff.days;
+    let system = &diff.otp.system;
     Ok(Some(Compared {
         previous: previous.id().to_owned(),
-        diff,
+        differs: diff.differs(),
+        days: DayChanges {
+            identical: d.identical,
+            equivalent: d.equivalent.len(),
+            changed: d.changed.len(),
+            added: d.added.len(),
+            removed: d.removed.len(),
+            newly_failing: d.newly_failing.len(),
+            fixed: d.fixed.len(),
+            still_failing: d.still_failing.len(),
+        },
+        rows: [diff.rows.added, diff.rows.removed, diff.rows.changed],
+        otp: (system.a.otp, system.b.otp, system.change_pp),
     }))
+}
+
+/// The number of days when both runs hold exactly the same days, each with an output of the
+/// same recorded hash; `None` otherwise (then only a diff can tell what moved).
+fn same_outputs(a: &runs::Run, b: &runs::Run) -> Option<usize> {
+    let (x, y) = (a.days(), b.days());
+    let output = |d: &runs::DayRecord| d.has_output().then(|| d.output_hash()).flatten();
+    let same = x.len() == y.len()
+        && x.iter().zip(y).all(|(p, q)| {
+            p.day == q.day
+                && match (output(p), output(q)) {
+                    (Some(h), Some(k)) => h == k,
+                    // Days without positions on both sides have nothing to compare.
+                    (None, None) => {
+                        p.status == runs::DayStatus::Missing && q.status == runs::DayStatus::Missing
+                    }
+                    _ => false,
+                }
+        });
+    same.then(|| x.iter().filter(|d| d.has_output()).count())
 }
 
 impl Compared {
     fn write(&self, out: &mut impl Write, output: &str) -> std::io::Result<()> {
-        let (d, r) = (&self.diff.days, &self.diff.rows);
+        let d = &self.days;
+        let [added, removed, changed] = self.rows;
         writeln!(out, "\ncompared with the previous run, {}:", self.previous)?;
-        if !self.diff.differs() {
-            let same = d.identical + d.equivalent.len() + d.still_failing.len();
+        if !self.differs {
+            let same = d.identical + d.equivalent + d.still_failing;
             return writeln!(
                 out,
                 "  no differences ({})",
@@ -345,14 +414,14 @@ impl Compared {
         }
         let mut days = format!(
             "  days     {} changed, {} identical",
-            d.changed.len(),
-            d.identical + d.equivalent.len()
+            d.changed,
+            d.identical + d.equivalent
         );
         for (n, what) in [
-            (d.added.len(), "added"),
-            (d.removed.len(), "removed"),
-            (d.newly_failing.len(), "newly failing"),
-            (d.fixed.len(), "fixed"),
+            (d.added, "added"),
+            (d.removed, "removed"),
+            (d.newly_failing, "newly failing"),
+            (d.fixed, "fixed"),
         ] {
             if n > 0 {
                 days.push_str(&format!(", {n} {what}"));
@@ -361,11 +430,9 @@ impl Compared {
         writeln!(out, "{days}")?;
         writeln!(
             out,
-            "  rows     {} changed, {} added, {} removed",
-            r.changed, r.added, r.removed
+            "  rows     {changed} changed, {added} added, {removed} removed"
         )?;
-        let system = &self.diff.otp.system;
-        if let (Some(a), Some(b), Some(pp)) = (system.a.otp, system.b.otp, system.change_pp) {
+        if let (Some(a), Some(b), Some(pp)) = self.otp {
             writeln!(
                 out,
                 "  on-time  {:.2} % → {:.2} % ({pp:+.2} pp)",
@@ -381,22 +448,23 @@ impl Compared {
     }
 
     fn to_json(&self) -> serde_json::Value {
-        let (d, r) = (&self.diff.days, &self.diff.rows);
-        let system = &self.diff.otp.system;
+        let d = &self.days;
+        let [added, removed, changed] = self.rows;
         json!({
             "previous": self.previous,
-            "differs": self.diff.differs(),
+            "differs": self.differs,
             "days": {
                 "identical": d.identical,
-                "equivalent": d.equivalent.len(),
-                "changed": d.changed.len(),
-                "added": d.added.len(),
-                "removed": d.removed.len(),
-                "newly_failing": d.newly_failing.len(),
-                "fixed": d.fixed.len(),
+                "equivalent": d.equivalent,
+                "changed": d.changed,
+                "added": d.added,
+                "removed": d.removed,
+                "newly_failing": d.newly_failing,
+                "fixed": d.fixed,
+                "still_failing": d.still_failing,
             },
-            "rows": {"added": r.added, "removed": r.removed, "changed": r.changed},
-            "otp": {"a": system.a.otp, "b": system.b.otp, "change_pp": system.change_pp},
+            "rows": {"added": added, "removed": removed, "changed": changed},
+            "otp": {"a": self.otp.0, "b": self.otp.1, "change_pp": self.otp.2},
         })
     }
 }

@@ -622,6 +622,10 @@ fn every_run_ends_with_a_comparison_against_the_previous_one() {
     assert_eq!(compared["differs"], false, "{compared}");
     assert_eq!(compared["days"]["identical"], 4, "{compared}");
     assert_eq!(compared["otp"]["change_pp"], 0.0, "{compared}");
+    // Known from the manifests without a diff; the figure is the one a diff gives.
+    let full = diff_latest(output);
+    assert_eq!(full["days"]["identical"], 4);
+    assert_eq!(compared["otp"]["b"], full["otp"]["system"]["b"]["otp"]);
 
     // A parameter that moves rows: the comparison's counts are `capq diff`'s.
     let changed = run(
