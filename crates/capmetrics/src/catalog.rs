@@ -1,10 +1,15 @@
 //! Processing days from a data source, with each metadata file loaded once and shared.
 //!
 //! A year of days uses a handful of stops and schedule files, and a schedule takes far longer to
-//! load than a day takes to process. The catalog keeps every file it has loaded, keyed by name,
+//! load than a day takes to process. The catalog keeps the files it loaded last, keyed by name,
 //! each behind its own lock: when several threads want the same file at once, one loads it and
 //! the others wait for it instead of loading it again. Failures are not kept, so a file that
 //! could not be fetched is tried again by the next day that needs it.
+//!
+//! At most [`KEPT`] files of each kind are kept, the least recently used dropped first (a day
+//! still processing with a dropped file keeps it alive until it ends): days come in date
+//! order, so a year's run needs the current service period and, where threads straddle a
+//! boundary, the next, not every period of the year in memory at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -25,11 +30,61 @@ use crate::stops::Stops;
 
 type Slot<T> = Arc<Mutex<Option<Arc<T>>>>;
 
-/// A data source plus the metadata files loaded from it so far.
+/// Metadata files of each kind kept loaded.
+pub const KEPT: usize = 4;
+
+/// The files of one kind kept loaded, each with when it was last asked for.
+struct Cache<T> {
+    slots: HashMap<String, (Slot<T>, u64)>,
+    clock: u64,
+}
+
+impl<T> Default for Cache<T> {
+    fn default() -> Cache<T> {
+        Cache {
+            slots: HashMap::new(),
+            clock: 0,
+        }
+    }
+}
+
+impl<T> Cache<T> {
+    /// The slot of `name`, made if new; the least recently used slot goes when more than
+    /// [`KEPT`] would be kept.
+    fn slot(&mut self, name: &str) -> Slot<T> {
+        self.clock += 1;
+        let now = self.clock;
+        if let Some((slot, used)) = self.slots.get_mut(name) {
+            *used = now;
+            return Arc::clone(slot);
+        }
+        if self.slots.len() >= KEPT
+            && let Some(oldest) = self
+                .slots
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(name, _)| name.clone())
+        {
+            self.slots.remove(&oldest);
+        }
+        let slot = Slot::default();
+        self.slots.insert(name.to_owned(), (Arc::clone(&slot), now));
+        slot
+    }
+
+    #[cfg(test)]
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.slots.keys().cloned().collect();
+        names.sort();
+        names
+    }
+}
+
+/// A data source plus the metadata files loaded from it lately.
 pub struct Catalog<S> {
     source: S,
-    stops: Mutex<HashMap<String, Slot<Stops>>>,
-    schedules: Mutex<HashMap<String, Slot<Schedule>>>,
+    stops: Mutex<Cache<Stops>>,
+    schedules: Mutex<Cache<Schedule>>,
 }
 
 impl<S> std::fmt::Debug for Catalog<S> {
@@ -178,7 +233,7 @@ impl<S: DataSource> Catalog<S> {
         &self,
         day: Date,
         kind: MetadataKind,
-        cache: &Mutex<HashMap<String, Slot<T>>>,
+        cache: &Mutex<Cache<T>>,
         parse: fn(&Input) -> Result<T>,
     ) -> Result<(String, Arc<T>)> {
         let names = self.source.list(kind.folder())?;
@@ -189,13 +244,10 @@ impl<S: DataSource> Catalog<S> {
                 dir: format!("{}/{}", self.source.location(), kind.folder()),
             });
         };
-        let slot = Arc::clone(
-            cache
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(name.to_owned())
-                .or_default(),
-        );
+        let slot = cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .slot(name);
         // Holding the file's own lock while loading makes concurrent users wait for this load.
         let mut loaded = slot.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(table) = loaded.as_ref() {
@@ -212,5 +264,31 @@ impl<S: DataSource> Catalog<S> {
         let table = Arc::new(parse(&input)?);
         *loaded = Some(Arc::clone(&table));
         Ok((name.to_owned(), table))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_the_files_used_last() {
+        let mut cache: Cache<u32> = Cache::default();
+        let names: Vec<String> = (0..KEPT + 2).map(|i| format!("f{i}")).collect();
+        let first = cache.slot(&names[0]);
+        *first.lock().unwrap() = Some(Arc::new(7));
+        for name in &names[1..KEPT] {
+            cache.slot(name);
+        }
+        // f0 used again: f1 is now the least recently used, and goes first.
+        assert_eq!(*cache.slot(&names[0]).lock().unwrap(), Some(Arc::new(7)));
+        cache.slot(&names[KEPT]);
+        assert_eq!(cache.names().len(), KEPT);
+        assert!(!cache.names().contains(&names[1]), "{:?}", cache.names());
+        assert!(cache.names().contains(&names[0]));
+        cache.slot(&names[KEPT + 1]);
+        assert!(!cache.names().contains(&names[2]), "{:?}", cache.names());
+        // A dropped file is loaded again when asked for: its slot starts empty.
+        assert_eq!(*cache.slot(&names[1]).lock().unwrap(), None);
     }
 }
