@@ -563,7 +563,7 @@ fn a_side_on_s3_diffs_like_a_local_folder() {
 // Runs as sides: `capq diff latest~1 latest --output OUT` reads what `capq run` recorded.
 
 /// `capq run --json` over the bundled sample into `out`, with more arguments.
-fn run_sample(out: &Path, extra: &[&str]) -> Value {
+pub fn run_sample(out: &Path, extra: &[&str]) -> Value {
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
     let mut args = vec![
         "run",

@@ -5,7 +5,7 @@
 //! ids, labels and error texts must show as text, and unknown runs and folders are 404s that
 //! name them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -25,26 +25,8 @@ use crate::{capq, stderr, stdout};
 /// A run id no file system forbids, made of markup.
 const HOSTILE_ID: &str = "\"><img src=x onerror=alert(1)>";
 
-fn sample() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/sample")
-}
-
 /// `capq run --json` over the sample into `out`, with `extra` arguments; returns its JSON.
-fn capq_run(out: &Path, extra: &[&str]) -> Value {
-    let sample = sample();
-    let mut args = vec![
-        "run",
-        "--json",
-        "--data",
-        sample.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let output = capq(&args);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&output)))
-}
+use crate::diff::run_sample as capq_run;
 
 /// `capq diff A B --output out --json`, with `extra` arguments.
 fn capq_diff_json(out: &Path, a: &str, b: &str, extra: &[&str]) -> Value {
